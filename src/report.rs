@@ -1,0 +1,368 @@
+//! Report stage: per-file records and the writers for each output format.
+//!
+//! # JSON Lines format
+//!
+//! `--format jsonl` (the default when stdout is not a terminal) writes one JSON object per input
+//! file, in the order files finish:
+//!
+//! ```json
+//! {"path": "a.jpg", "kind": "image", "label": "fake", "score": 0.93,
+//!  "faces": [{"box": [x, y, w, h], "landmarks": [[x, y], ...5], "detection": 0.99,
+//!             "score": 0.93, "reason": null}],
+//!  "error": null}
+//! ```
+//!
+//! - `kind`: `"image"`, `"video"`, or `"frames"` (a folder scanned with `--sequence`).
+//! - `label`: `"fake"` (score >= threshold), `"real"`, `"no_face"` (nothing scorable; `score` is
+//!   null) or `"error"` (`error` holds the message, `score` is null).
+//! - `score`: 0..1, the probability-like output of the classifier; image score is the max over
+//!   its faces, video score the mean over frames with faces.
+//! - `faces[].box` and `landmarks` are in pixels of the upright image; landmarks are left eye,
+//!   right eye, nose, left and right mouth corner as seen in the image. `detection` is the face
+//!   detector's confidence. A face that was not scored has `score: null` and a `reason`
+//!   (`"face_too_small"`).
+//! - Videos and frame folders add `frames_sampled`, `duration_s`, `frames` (each with `index`,
+//!   `time_s`, `score`, `faces`) and `tracks` (each with `id`, `frames`, `score`); images have an
+//!   empty `faces` list when no face was found.
+//! - `warnings` (present only when non-empty) lists non-fatal problems, such as a truncated video
+//!   whose decodable part was scored.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::aggregate::Label;
+use crate::detect::Face;
+
+/// What kind of input a record describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A still image.
+    Image,
+    /// A video file.
+    Video,
+    /// A folder of frames scanned as one sequence.
+    Frames,
+}
+
+/// Why a detected face was not scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// Shorter box side below `--min-face` pixels: too few pixels for a verdict.
+    FaceTooSmall,
+}
+
+/// One face in a report.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaceReport {
+    /// Left, top, width, height in image pixels.
+    #[serde(rename = "box")]
+    pub bbox: [f32; 4],
+    /// Five landmarks in image pixels.
+    pub landmarks: [[f32; 2]; 5],
+    /// Face detector confidence, 0..1.
+    pub detection: f32,
+    /// Fake score 0..1, or null when the face was not scored.
+    pub score: Option<f32>,
+    /// Why the face was not scored, when it was not.
+    pub reason: Option<SkipReason>,
+}
+
+impl FaceReport {
+    /// A report for `face` with its score (or the reason it has none).
+    pub fn new(face: &Face, score: Option<f32>, reason: Option<SkipReason>) -> FaceReport {
+        FaceReport {
+            bbox: face.bbox.map(round2),
+            landmarks: face.landmarks.map(|p| p.map(round2)),
+            detection: round4(face.confidence),
+            score: score.map(round4),
+            reason,
+        }
+    }
+}
+
+/// One sampled frame of a video or sequence.
+#[derive(Debug, Clone, Serialize)]
+pub struct FrameReport {
+    /// Frame number in decode order (or file index in a sequence).
+    pub index: u64,
+    /// Presentation time in seconds from the start.
+    pub time_s: f64,
+    /// Frame score (max over its faces) or null without a scored face.
+    pub score: Option<f32>,
+    /// The faces of this frame.
+    pub faces: Vec<FaceReport>,
+}
+
+/// One person followed across sampled frames.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrackReport {
+    /// Track number, 0-based, in order of first appearance.
+    pub id: usize,
+    /// Indices (into the record's `frames`) of the sampled frames the track appears in.
+    pub frames: Vec<usize>,
+    /// Mean score of the track's scored faces, or null.
+    pub score: Option<f32>,
+}
+
+/// Video-only parts of a record.
+#[derive(Debug, Clone, Serialize)]
+pub struct VideoReport {
+    /// How many frames were sampled and decoded.
+    pub frames_sampled: usize,
+    /// Duration of the video (or sequence, at its nominal rate) in seconds.
+    pub duration_s: f64,
+    /// The sampled frames.
+    pub frames: Vec<FrameReport>,
+    /// Faces linked across frames.
+    pub tracks: Vec<TrackReport>,
+}
+
+/// The record for one input file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    /// The input path as given or found (lossy UTF-8).
+    pub path: String,
+    /// Image, video or frame sequence.
+    pub kind: Kind,
+    /// The verdict.
+    pub label: Label,
+    /// File score 0..1, or null for `no_face` and `error`.
+    pub score: Option<f32>,
+    /// Faces of an image (empty for videos: see `frames`).
+    pub faces: Vec<FaceReport>,
+    /// Video and sequence details.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub video: Option<VideoReport>,
+    /// The error message when `label` is `error`.
+    pub error: Option<String>,
+    /// Non-fatal problems.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl FileReport {
+    /// An `error` record for `path`.
+    pub fn error(path: String, kind: Kind, message: String) -> FileReport {
+        FileReport {
+            path,
+            kind,
+            label: Label::Error,
+            score: None,
+            faces: Vec::new(),
+            video: None,
+            error: Some(message),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Number of faces found (over all frames for a video).
+    pub fn face_count(&self) -> usize {
+        match &self.video {
+            Some(v) => v.frames.iter().map(|f| f.faces.len()).sum(),
+            None => self.faces.len(),
+        }
+    }
+}
+
+fn round2(v: f32) -> f32 {
+    (v * 100.0).round() / 100.0
+}
+
+fn round4(v: f32) -> f32 {
+    (v * 10_000.0).round() / 10_000.0
+}
+
+/// Output formats of `facetell scan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A human-readable line per file.
+    Text,
+    /// One JSON array of records.
+    Json,
+    /// One JSON record per line.
+    Jsonl,
+    /// path,kind,label,score,faces,error
+    Csv,
+}
+
+/// Writes records in one output format. Records arrive as files finish.
+pub trait ReportWriter {
+    /// Writes one record.
+    fn write(&mut self, report: &FileReport) -> io::Result<()>;
+    /// Closes the output (writes trailers such as `]`).
+    fn finish(&mut self) -> io::Result<()>;
+}
+
+/// Returns the writer for `format` over `out`.
+pub fn writer_for<'a, W: Write + 'a>(format: Format, out: W) -> Box<dyn ReportWriter + 'a> {
+    match format {
+        Format::Text => Box::new(TextWriter { out }),
+        Format::Json => Box::new(JsonWriter { out, count: 0 }),
+        Format::Jsonl => Box::new(JsonlWriter { out }),
+        Format::Csv => Box::new(CsvWriter {
+            out: csv::Writer::from_writer(out),
+            header: false,
+        }),
+    }
+}
+
+struct TextWriter<W> {
+    out: W,
+}
+
+impl<W: Write> ReportWriter for TextWriter<W> {
+    fn write(&mut self, r: &FileReport) -> io::Result<()> {
+        let score = r.score.map_or("-".to_string(), |s| format!("{s:.3}"));
+        let detail = match (&r.error, &r.video) {
+            (Some(e), _) => format!("error: {e}"),
+            (None, Some(v)) => format!(
+                "{} frames, {} with faces, {} tracks",
+                v.frames_sampled,
+                v.frames.iter().filter(|f| f.score.is_some()).count(),
+                v.tracks.len()
+            ),
+            (None, None) => {
+                let scored = r.faces.iter().filter(|f| f.score.is_some()).count();
+                format!("{} faces, {scored} scored", r.faces.len())
+            }
+        };
+        writeln!(self.out, "{:<7} {:>5}  {}  ({detail})", r.label.as_str(), score, r.path)?;
+        self.out.flush()
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+struct JsonlWriter<W> {
+    out: W,
+}
+
+impl<W: Write> ReportWriter for JsonlWriter<W> {
+    fn write(&mut self, r: &FileReport) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, r)?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+struct JsonWriter<W> {
+    out: W,
+    count: usize,
+}
+
+impl<W: Write> ReportWriter for JsonWriter<W> {
+    fn write(&mut self, r: &FileReport) -> io::Result<()> {
+        self.out.write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
+        serde_json::to_writer(&mut self.out, r)?;
+        self.count += 1;
+        self.out.flush()
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?;
+        self.out.flush()
+    }
+}
+
+struct CsvWriter<W: Write> {
+    out: csv::Writer<W>,
+    header: bool,
+}
+
+impl<W: Write> ReportWriter for CsvWriter<W> {
+    fn write(&mut self, r: &FileReport) -> io::Result<()> {
+        if !self.header {
+            self.out.write_record(["path", "kind", "label", "score", "faces", "error"])?;
+            self.header = true;
+        }
+        let kind = match r.kind {
+            Kind::Image => "image",
+            Kind::Video => "video",
+            Kind::Frames => "frames",
+        };
+        self.out.write_record([
+            r.path.as_str(),
+            kind,
+            r.label.as_str(),
+            &r.score.map_or(String::new(), |s| s.to_string()),
+            &r.face_count().to_string(),
+            r.error.as_deref().unwrap_or(""),
+        ])?;
+        self.out.flush()
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> FileReport {
+        let face = Face {
+            bbox: [1.0, 2.0, 30.0, 40.0],
+            landmarks: [[5.0, 6.0]; 5],
+            confidence: 0.98765,
+        };
+        FileReport {
+            path: "a,b.jpg".into(),
+            kind: Kind::Image,
+            label: Label::Fake,
+            score: Some(0.9),
+            faces: vec![FaceReport::new(&face, Some(0.9), None)],
+            video: None,
+            error: None,
+            warnings: vec![],
+        }
+    }
+
+    fn render(format: Format, reports: &[FileReport]) -> String {
+        let mut buf = Vec::new();
+        {
+            let mut w = writer_for(format, &mut buf);
+            for r in reports {
+                w.write(r).unwrap();
+            }
+            w.finish().unwrap();
+        }
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn jsonl_has_the_documented_fields() {
+        let line = render(Format::Jsonl, &[sample()]);
+        let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+        assert_eq!(v["kind"], "image");
+        assert_eq!(v["label"], "fake");
+        assert_eq!(v["faces"][0]["box"][2], 30.0);
+        assert_eq!(v["faces"][0]["detection"], 0.9877);
+        assert!(v["error"].is_null());
+        assert!(v.get("frames").is_none());
+    }
+
+    #[test]
+    fn json_is_one_valid_array_even_when_empty() {
+        let out = render(Format::Json, &[sample(), sample()]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 2);
+        let v: serde_json::Value = serde_json::from_str(&render(Format::Json, &[])).unwrap();
+        assert!(v.as_array().unwrap().is_empty());
+    }
+
+    #[test]
+    fn csv_quotes_commas() {
+        let out = render(Format::Csv, &[sample()]);
+        assert!(out.starts_with("path,kind,label,score,faces,error\n\"a,b.jpg\",image,fake,0.9,1,"), "{out}");
+    }
+}
