@@ -1,0 +1,1 @@
+"""Training code for facetell's face-swap classifier (see training/README.md)."""
