@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use image::RgbImage;
+use rayon::prelude::*;
 
 use crate::aggregate::{self, Label};
 use crate::classify::{ClassifierOutput, FaceClassifier, Normalization, OnnxClassifier, sigmoid};
@@ -12,7 +13,9 @@ use crate::decode::{DecodeParams, decode_image};
 use crate::detect::{CenterFace, DetectParams, Face, FaceDetector};
 use crate::error::{Error, Result};
 use crate::manifest::{CropPolicy, Manifest, read_checked};
-use crate::report::{FaceReport, FileReport, Kind, SkipReason};
+use crate::aggregate::TrackedFace;
+use crate::report::{round4, FaceReport, FileReport, FrameReport, Kind, SkipReason, TrackReport, VideoReport};
+use crate::video::{self, Sampling, VideoParams};
 
 /// Settings of a scan that are not part of the model.
 #[derive(Debug, Clone)]
@@ -299,19 +302,174 @@ impl Detector {
         std::fs::read(path).map_err(io)
     }
 
+    /// Reads, decodes and scores one image file.
+    pub fn score_image_path(&self, path: &Path) -> Result<ImageVerdict> {
+        let bytes = self.read_file(path)?;
+        let image = self.decode(&bytes)?;
+        self.score_image(&image)
+    }
+
     /// Scores one image file; never fails: errors become an `error` record.
     pub fn score_image_file(&self, path: &Path) -> FileReport {
+        image_report(path, self.score_image_path(path).as_ref())
+    }
+
+    /// Scores sampled frames of a video file; never fails: errors become an `error` record.
+    pub fn score_video_file(&self, path: &Path, params: &VideoParams) -> FileReport {
+        // Frames are decoded in order and scored in parallel, a batch of one per worker thread at
+        // a time, so memory stays at a few frames whatever the video's length.
+        let batch = rayon::current_num_threads().max(1);
+        let mut pending: Vec<video::VideoFrame> = Vec::with_capacity(batch);
+        let mut frames = Vec::new();
+        let mut flush = |pending: &mut Vec<video::VideoFrame>| -> Result<()> {
+            let scored: Vec<Result<FrameReport>> = pending
+                .par_iter()
+                .map(|frame| {
+                    let verdict = self.score_image(&frame.image)?;
+                    Ok(FrameReport {
+                        index: frame.index,
+                        time_s: (frame.time_s * 1000.0).round() / 1000.0,
+                        score: verdict.score,
+                        faces: verdict.face_reports(),
+                    })
+                })
+                .collect();
+            pending.clear();
+            for report in scored {
+                frames.push(report?);
+            }
+            Ok(())
+        };
+        let result = video::decode_frames(path, params, |frame| {
+            pending.push(frame);
+            if pending.len() >= batch {
+                flush(&mut pending)?;
+            }
+            Ok(())
+        })
+        .and_then(|done| flush(&mut pending).map(|()| done));
         let display = path.to_string_lossy().into_owned();
-        let result = self
-            .read_file(path)
-            .and_then(|bytes| self.decode(&bytes))
-            .and_then(|image| self.score_image(&image));
+        match result {
+            Ok((info, warnings)) => {
+                self.sequence_report(display, Kind::Video, frames, info.duration_s, warnings)
+            }
+            Err(e) => FileReport::error(display, Kind::Video, e.without_path()),
+        }
+    }
+
+    /// Scores a folder of frames (images, natural sort order) as one video at a nominal
+    /// [`SEQUENCE_FPS`] frames per second. Unreadable frames are skipped with a warning.
+    pub fn score_sequence(&self, dir: &Path, sampling: Sampling) -> FileReport {
+        let display = dir.to_string_lossy().into_owned();
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+            Ok(entries) => entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && crate::inputs::sniff(p) == crate::inputs::InputKind::Image)
+                .collect(),
+            Err(e) => return FileReport::error(display, Kind::Frames, format!("cannot read the folder: {e}")),
+        };
+        files.sort_by(|a, b| natord::compare(&a.to_string_lossy(), &b.to_string_lossy()));
+        if files.is_empty() {
+            return FileReport::error(display, Kind::Frames, "the folder holds no images".into());
+        }
+        let mut frames = Vec::new();
+        let mut warnings = Vec::new();
+        for index in sample_indices(files.len(), sampling) {
+            let time_s = index as f64 / SEQUENCE_FPS;
+            match self.score_image_path(&files[index]) {
+                Ok(verdict) => frames.push(FrameReport {
+                    index: index as u64,
+                    time_s,
+                    score: verdict.score,
+                    faces: verdict.face_reports(),
+                }),
+                Err(e) => warnings.push(format!("{}: {}", files[index].display(), e.without_path())),
+            }
+        }
+        if frames.is_empty() {
+            return FileReport::error(display, Kind::Frames, format!("no frame could be scored ({})", warnings.join("; ")));
+        }
+        let duration = files.len() as f64 / SEQUENCE_FPS;
+        self.sequence_report(display, Kind::Frames, frames, duration, warnings)
+    }
+
+    fn sequence_report(
+        &self,
+        path: String,
+        kind: Kind,
+        frames: Vec<FrameReport>,
+        duration_s: f64,
+        warnings: Vec<String>,
+    ) -> FileReport {
+        let tracked: Vec<Vec<TrackedFace>> = frames
+            .iter()
+            .map(|f| {
+                f.faces
+                    .iter()
+                    .map(|face| TrackedFace {
+                        bbox: face.bbox,
+                        landmarks: face.landmarks,
+                        score: face.score,
+                    })
+                    .collect()
+            })
+            .collect();
+        let tracks = aggregate::link_tracks(&tracked)
+            .into_iter()
+            .enumerate()
+            .map(|(id, t)| TrackReport {
+                id,
+                frames: t.members.iter().map(|&(f, _)| f).collect(),
+                score: t.score.map(|s| (s * 10_000.0).round() / 10_000.0),
+            })
+            .collect();
+        let score = aggregate::mean_score(frames.iter().map(|f| f.score));
+        FileReport {
+            path,
+            kind,
+            label: aggregate::label_for(score, self.threshold),
+            score: score.map(round4),
+            faces: Vec::new(),
+            video: Some(VideoReport {
+                frames_sampled: frames.len(),
+                duration_s: (duration_s * 1000.0).round() / 1000.0,
+                frames,
+                tracks,
+            }),
+            error: None,
+            warnings,
+        }
+    }
+}
+
+/// Nominal frame rate of a folder of frames, for `time_s` and `duration_s`.
+pub const SEQUENCE_FPS: f64 = 25.0;
+
+/// Which of `count` frames a sampling takes (frame folders, at [`SEQUENCE_FPS`]).
+pub fn sample_indices(count: usize, sampling: Sampling) -> Vec<usize> {
+    let mut idx: Vec<usize> = match sampling {
+        Sampling::All => (0..count).collect(),
+        Sampling::Uniform(n) if n >= count => (0..count).collect(),
+        Sampling::Uniform(n) => (0..n).map(|i| i * count / n).collect(),
+        Sampling::Fps(r) => {
+            let step = (SEQUENCE_FPS / r.max(1e-6)).max(1.0);
+            (0..).map(|i| (i as f64 * step) as usize).take_while(|&i| i < count).collect()
+        }
+    };
+    idx.dedup();
+    idx
+}
+
+/// The record for an image file from its scoring result.
+pub fn image_report(path: &Path, result: std::result::Result<&ImageVerdict, &Error>) -> FileReport {
+    let display = path.to_string_lossy().into_owned();
+    {
         match result {
             Ok(verdict) => FileReport {
                 path: display,
                 kind: Kind::Image,
                 label: verdict.label,
-                score: verdict.score,
+                score: verdict.score.map(round4),
                 faces: verdict.face_reports(),
                 video: None,
                 error: None,

@@ -171,7 +171,8 @@ fn round2(v: f32) -> f32 {
     (v * 100.0).round() / 100.0
 }
 
-fn round4(v: f32) -> f32 {
+/// Rounds a score to 4 decimals for reports (finer digits are noise across CPUs).
+pub fn round4(v: f32) -> f32 {
     (v * 10_000.0).round() / 10_000.0
 }
 

@@ -2,6 +2,8 @@
 //! [`facetell::Config`] in one place ([`ScanOptions::config`]), then each subcommand runs.
 
 mod crop;
+mod debug;
+mod eval;
 mod scan;
 
 use std::path::PathBuf;
@@ -25,6 +27,14 @@ enum Command {
     Scan(scan::ScanArgs),
     /// Detect, align and write face crops plus their boxes and landmarks (crops.jsonl).
     Crop(crop::CropArgs),
+    /// Scan a labelled set and print AUC, AP, EER and TPR at fixed FPR per subset.
+    Eval(eval::EvalArgs),
+    /// Classifier logits for ready-made crops (for training/parity.py).
+    #[command(hide = true)]
+    Classify(debug::ClassifyArgs),
+    /// CenterFace's raw output maps for one image (for models/detector_parity.py).
+    #[command(hide = true)]
+    DetectorRaw(debug::DetectorRawArgs),
 }
 
 /// Options shared by every command that loads the models.
@@ -135,5 +145,8 @@ pub fn run() -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Scan(args) => scan::run(args),
         Command::Crop(args) => crop::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Classify(args) => debug::classify(args),
+        Command::DetectorRaw(args) => debug::detector_raw(args),
     }
 }

@@ -1,15 +1,19 @@
 //! `facetell scan`: score files and folders, streaming one record per file as each finishes.
 
-use std::io::{IsTerminal, Write};
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, IsTerminal, Seek, SeekFrom, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc;
+use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::Args;
 use facetell::inputs::{self, Input, InputKind};
 use facetell::report::{FileReport, Kind, writer_for};
+use facetell::video::{Sampling, VideoParams};
 use facetell::{Detector, Format, Label};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -19,10 +23,14 @@ use super::{ModelOptions, resolve_format};
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Images, videos or folders (searched recursively).
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(value_name = "PATH", required_unless_present = "sequence")]
     paths: Vec<PathBuf>,
 
-    /// Output format [default: text on a terminal, jsonl otherwise].
+    /// Also scan this folder of extracted frames as one video (natural sort of file names).
+    #[arg(long, value_name = "DIR")]
+    sequence: Vec<PathBuf>,
+
+    /// Output format [default: text on a terminal, jsonl otherwise or with --output].
     #[arg(long, value_enum)]
     format: Option<Format>,
 
@@ -30,50 +38,164 @@ pub struct ScanArgs {
     #[arg(long, value_name = "0..1")]
     threshold: Option<f32>,
 
+    /// Frames sampled per video, spread uniformly over its duration.
+    #[arg(long, default_value_t = 32, value_name = "N", conflicts_with_all = ["fps", "all_frames"])]
+    frames: usize,
+
+    /// Sample this many frames per second of video instead of a fixed count.
+    #[arg(long, value_name = "R", conflicts_with = "all_frames")]
+    fps: Option<f64>,
+
+    /// Score every frame of every video.
+    #[arg(long)]
+    all_frames: bool,
+
+    /// Give up on a video after this many seconds and report the frames scored so far.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    video_time_limit: u64,
+
+    /// Write, per scored face of each image, a PNG of the crop with the predicted blending
+    /// boundary overlaid in red. Nothing about faces is written without this flag.
+    #[arg(long, value_name = "DIR")]
+    heatmap: Option<PathBuf>,
+
+    /// Write records to FILE instead of stdout. JSON Lines are appended and flushed per record;
+    /// other formats are written to a temporary file renamed into place when the scan completes.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// With --output (JSON Lines): skip inputs already recorded in FILE and append the rest, so an
+    /// interrupted scan carries on where it stopped.
+    #[arg(long, requires = "output")]
+    resume: bool,
+
+    /// Scan only shard I of N (0-based): a stable share of the inputs by a hash of their path, so
+    /// N machines given the same paths cover them exactly once.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<(u64, u64)>,
+
     #[command(flatten)]
     model: ModelOptions,
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("expected I/N such as 0/4, got {s:?}"))?;
+    let i: u64 = i.trim().parse().map_err(|_| format!("shard index {i:?} is not a number"))?;
+    let n: u64 = n.trim().parse().map_err(|_| format!("shard count {n:?} is not a number"))?;
+    if n == 0 || i >= n {
+        return Err(format!("shard index must be in 0..{n} (0-based), got {i}"));
+    }
+    Ok((i, n))
+}
+
+/// The shard an input path belongs to: sha256 of its bytes, first 8 bytes, modulo N.
+pub fn shard_of(path: &Path, n: u64) -> u64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(path.as_os_str().as_encoded_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first) % n
+}
+
+enum Job {
+    File(Input),
+    Sequence(PathBuf),
+}
+
+impl Job {
+    fn path(&self) -> &Path {
+        match self {
+            Job::File(i) => &i.path,
+            Job::Sequence(p) => p,
+        }
+    }
 }
 
 /// Exit codes: 0 all scored and none flagged, 1 a file flagged fake, 2 any error.
 pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let config = args.model.config(args.threshold)?;
+    let video = VideoParams {
+        sampling: match (args.all_frames, args.fps) {
+            (true, _) => Sampling::All,
+            (false, Some(r)) if r > 0.0 => Sampling::Fps(r),
+            (false, Some(r)) => bail!("--fps must be positive, got {r}"),
+            (false, None) if args.frames == 0 => bail!("--frames must be at least 1"),
+            (false, None) => Sampling::Uniform(args.frames),
+        },
+        max_pixels: config.decode.max_pixels,
+        time_limit: Duration::from_secs(args.video_time_limit),
+        ..VideoParams::default()
+    };
+    let format = match (args.format, &args.output) {
+        (Some(f), _) => f,
+        (None, Some(_)) => Format::Jsonl,
+        (None, None) => resolve_format(None),
+    };
+    if args.resume && format != Format::Jsonl {
+        bail!("--resume needs --format jsonl (the default with --output)");
+    }
     let manifest = args.model.manifest_path()?;
     let pool = args.model.thread_pool()?;
     let detector = Detector::from_manifest(&manifest, config)
-        .with_context(|| format!("cannot load the models from {}", manifest.display()))?;
+        .with_context(|| format!("cannot load the models from {}", manifest.display()))?
+        .keep_crops(args.heatmap.is_some());
+    if let Some(dir) = &args.heatmap {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the --heatmap folder {}", dir.display()))?;
+    }
 
     let (inputs, problems) = inputs::collect(&args.paths);
     for p in &problems {
         eprintln!("facetell: warning: {}: {}", p.path.display(), p.message);
     }
-    let format = resolve_format(args.format);
-    let progress = progress_bar(inputs.len() as u64);
+    let mut jobs: Vec<Job> = inputs.into_iter().map(Job::File).collect();
+    jobs.extend(args.sequence.iter().cloned().map(Job::Sequence));
+    if let Some((i, n)) = args.shard {
+        jobs.retain(|j| shard_of(j.path(), n) == i);
+    }
+    let sink = Sink::open(args.output.as_deref(), args.resume)?;
+    if !sink.done.is_empty() {
+        let before = jobs.len();
+        jobs.retain(|j| !sink.done.contains(j.path().to_string_lossy().as_ref()));
+        eprintln!(
+            "facetell: resuming: {} of {before} inputs already in the output",
+            before - jobs.len()
+        );
+    }
 
-    let stdout = std::io::stdout().lock();
-    let mut writer = writer_for(format, std::io::BufWriter::new(stdout));
+    let progress = progress_bar(jobs.len() as u64);
     let mut summary = Summary::default();
     let (tx, rx) = mpsc::channel::<FileReport>();
+    let Sink { out, temp, .. } = sink;
+    let mut writer = writer_for(format, out);
     std::thread::scope(|scope| -> anyhow::Result<()> {
-        let detector = &detector;
-        let inputs = &inputs;
+        let (detector, jobs, video, heatmap) = (&detector, &jobs, &video, args.heatmap.as_deref());
         scope.spawn(move || {
             pool.install(|| {
-                inputs.par_iter().for_each_with(tx, |tx, input| {
-                    let _ = tx.send(score_input(detector, input));
+                jobs.par_iter().for_each_with(tx, |tx, job| {
+                    let _ = tx.send(score_job(detector, job, video, heatmap));
                 });
             });
         });
         for report in rx {
             summary.add(&report);
             progress.inc(1);
-            progress.suspend(|| writer.write(&report)).context("cannot write to stdout")?;
+            progress
+                .suspend(|| writer.write(&report))
+                .context("cannot write the output")?;
         }
         Ok(())
     })?;
-    writer.finish().context("cannot write to stdout")?;
+    writer.finish().context("cannot write the output")?;
+    drop(writer);
+    if let Some((temp, target)) = temp {
+        temp.persist(&target)
+            .with_context(|| format!("cannot move the output into place at {}", target.display()))?;
+    }
     progress.finish_and_clear();
-    std::io::stderr().flush().ok();
-    if summary.errors > 0 || !problems.is_empty() {
+    if summary.errors > 0 {
         eprintln!(
             "facetell: {} of {} files could not be scored (label \"error\")",
             summary.errors, summary.total
@@ -82,39 +204,143 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     Ok(summary.exit_code(!problems.is_empty()))
 }
 
-/// Scores one input; a panic inside becomes the file's error record.
-fn score_input(detector: &Detector, input: &Input) -> FileReport {
-    let kind = match input.kind {
-        InputKind::Video => Kind::Video,
-        _ => Kind::Image,
+/// Where records go: stdout, an appended JSON Lines file, or a temp file renamed at the end.
+struct Sink {
+    out: Box<dyn Write>,
+    temp: Option<(tempfile::TempPath, PathBuf)>,
+    done: HashSet<String>,
+}
+
+impl Sink {
+    fn open(output: Option<&Path>, resume: bool) -> anyhow::Result<Sink> {
+        let Some(path) = output else {
+            return Ok(Sink {
+                out: Box::new(std::io::BufWriter::new(std::io::stdout())),
+                temp: None,
+                done: HashSet::new(),
+            });
+        };
+        let is_jsonl = path.extension().is_none_or(|e| e != "json" && e != "csv" && e != "txt");
+        if resume || is_jsonl {
+            let mut file = OpenOptions::new()
+                .create(true)
+                .read(true)
+                .append(resume)
+                .write(true)
+                .truncate(!resume)
+                .open(path)
+                .with_context(|| format!("cannot open --output {}", path.display()))?;
+            let done = if resume { recorded_paths(&mut file, path)? } else { HashSet::new() };
+            return Ok(Sink {
+                out: Box::new(file),
+                temp: None,
+                done,
+            });
+        }
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let temp = tempfile::NamedTempFile::new_in(dir)
+            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+        let (file, temp_path) = temp.into_parts();
+        Ok(Sink {
+            out: Box::new(std::io::BufWriter::new(file)),
+            temp: Some((temp_path, path.to_owned())),
+            done: HashSet::new(),
+        })
+    }
+}
+
+/// Paths already recorded in a JSON Lines output. A last line cut short by a kill is removed so
+/// that appending starts on a clean line.
+fn recorded_paths(file: &mut File, path: &Path) -> anyhow::Result<HashSet<String>> {
+    let mut done = HashSet::new();
+    let mut good_len = 0u64;
+    let mut reader = BufReader::new(&mut *file);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = reader
+            .read_line(&mut line)
+            .with_context(|| format!("cannot read --output {} to resume", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        if !line.ends_with('\n') {
+            break;
+        }
+        match serde_json::from_str::<serde_json::Value>(&line) {
+            Ok(v) => {
+                if let Some(p) = v.get("path").and_then(|p| p.as_str()) {
+                    done.insert(p.to_string());
+                }
+                good_len += n as u64;
+            }
+            Err(_) => break,
+        }
+    }
+    drop(reader);
+    file.set_len(good_len)
+        .with_context(|| format!("cannot trim a partial last record in {}", path.display()))?;
+    file.seek(SeekFrom::End(0))?;
+    Ok(done)
+}
+
+/// Scores one job; a panic inside becomes the file's error record.
+fn score_job(detector: &Detector, job: &Job, video: &VideoParams, heatmap: Option<&Path>) -> FileReport {
+    let kind = match job {
+        Job::File(Input { kind: InputKind::Video, .. }) => Kind::Video,
+        Job::File(_) => Kind::Image,
+        Job::Sequence(_) => Kind::Frames,
     };
-    catch_unwind(AssertUnwindSafe(|| score_input_inner(detector, input))).unwrap_or_else(|panic| {
+    catch_unwind(AssertUnwindSafe(|| match job {
+        Job::File(input) if input.kind == InputKind::Video => {
+            detector.score_video_file(&input.path, video)
+        }
+        Job::File(input) => score_image(detector, &input.path, heatmap),
+        Job::Sequence(dir) => detector.score_sequence(dir, video.sampling),
+    }))
+    .unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<String>()
             .map(String::as_str)
             .or_else(|| panic.downcast_ref::<&str>().copied())
             .unwrap_or("unknown");
         FileReport::error(
-            display(&input.path),
+            job.path().to_string_lossy().into_owned(),
             kind,
             format!("internal error ({what}); please report this file to the facetell developers"),
         )
     })
 }
 
-fn score_input_inner(detector: &Detector, input: &Input) -> FileReport {
-    match input.kind {
-        InputKind::Image | InputKind::Unknown => detector.score_image_file(&input.path),
-        InputKind::Video => FileReport::error(
-            display(&input.path),
-            Kind::Video,
-            "video scanning is not available in this build".into(),
-        ),
+fn score_image(detector: &Detector, path: &Path, heatmap: Option<&Path>) -> FileReport {
+    let result = detector.score_image_path(path);
+    let mut report = facetell::image_report(path, result.as_ref());
+    if let (Some(dir), Ok(verdict)) = (heatmap, &result) {
+        if let Err(e) = write_heatmaps(dir, path, verdict) {
+            report.warnings.push(format!("heatmap not written: {e:#}"));
+        }
     }
+    report
 }
 
-fn display(path: &Path) -> String {
-    path.to_string_lossy().into_owned()
+fn write_heatmaps(dir: &Path, path: &Path, verdict: &facetell::ImageVerdict) -> anyhow::Result<()> {
+    use sha2::{Digest, Sha256};
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    // A short hash of the full path keeps same-named files from different folders apart.
+    let tag: String = Sha256::digest(path.as_os_str().as_encoded_bytes())[..3]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    for (i, face) in verdict.faces.iter().enumerate() {
+        let (Some(crop), Some(map)) = (&face.crop, face.output.as_ref().and_then(|o| o.boundary.as_ref())) else {
+            continue;
+        };
+        let file = dir.join(format!("{stem}-{tag}_face{i}.png"));
+        facetell::heatmap::overlay(&crop.image, map)
+            .save(&file)
+            .with_context(|| format!("cannot write {}", file.display()))?;
+    }
+    Ok(())
 }
 
 fn progress_bar(len: u64) -> ProgressBar {
@@ -155,5 +381,28 @@ impl Summary {
         } else {
             ExitCode::SUCCESS
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_spec_is_validated() {
+        assert_eq!(parse_shard("1/4"), Ok((1, 4)));
+        assert!(parse_shard("4/4").is_err());
+        assert!(parse_shard("x").is_err());
+    }
+
+    #[test]
+    fn shards_partition_the_inputs() {
+        let paths: Vec<PathBuf> = (0..200).map(|i| PathBuf::from(format!("d/{i}.jpg"))).collect();
+        let mut counts = [0; 3];
+        for p in &paths {
+            counts[shard_of(p, 3) as usize] += 1;
+        }
+        assert_eq!(counts.iter().sum::<i32>(), 200);
+        assert!(counts.iter().all(|&c| c > 40), "{counts:?}");
     }
 }

@@ -220,6 +220,13 @@ def slim_face(img, lm, amount):
 
 def degrade(img, rng):
     size = img.shape[0]
+    if rng.random() < 0.35:
+        # Global sharpening, real and fake alike: the training photos are small and soft, while
+        # users' photos are often sharp; sharpness itself must not read as "fake", only a
+        # sharpness mismatch inside the face.
+        blur = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.8, 2.0))
+        amount = rng.uniform(0.3, 1.5)
+        img = cv2.addWeighted(img, 1 + amount, blur, -amount, 0)
     if rng.random() < 0.3:
         f = rng.uniform(0.45, 0.9)
         small = cv2.resize(img, (int(size * f), int(size * f)), interpolation=cv2.INTER_AREA)
@@ -274,13 +281,18 @@ class PseudoFakeGenerator:
                 src = sharpen_or_blur(src, rng)
             src = affine_jitter(src, rng)
             base = tgt
+        # Blend only where both faces have image content, a few pixels away from any
+        # outside-the-image padding: a smeared padding edge would be a cue that real photos with
+        # padded crops (faces near the photo's edge) would trip.
+        valid = ((base.max(-1) > 0) & (src.max(-1) > 0)).astype(np.uint8)
+        valid = cv2.erode(valid, np.ones((11, 11), np.uint8)).astype(np.float32)
+        mask = mask * cv2.GaussianBlur(valid, (0, 0), 2.0)
         m3 = mask[..., None]
         fake = (src.astype(np.float32) * m3 + base.astype(np.float32) * (1 - m3))
         fake = np.clip(fake + 0.5, 0, 255).astype(np.uint8)
         # Outside-the-image padding (pure black, from the crop policy) stays pure black, so that
         # a tinted border is never a cue.
         fake[self.images[idx].max(-1) == 0] = 0
-        mask = mask * (self.images[idx].max(-1) > 0)
         return fake, mask
 
     def sample(self, idx, seed):

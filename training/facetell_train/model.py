@@ -25,8 +25,10 @@ class FaceSwapNet(nn.Module):
 
     def forward(self, x, return_map_logits=False):
         f8, f16, f32 = self.trunk(x)
-        p = self.lat8(f8) + F.interpolate(self.lat16(f16), size=f8.shape[-2:], mode="nearest")
-        p = p + F.interpolate(self.lat32(f32), size=f8.shape[-2:], mode="nearest")
+        # Fixed scale factors (not target sizes) export as a constant-scale Resize, which tract
+        # runs with a symbolic batch; strides 8/16/32 make 2 and 4 exact.
+        p = self.lat8(f8) + F.interpolate(self.lat16(f16), scale_factor=2.0, mode="nearest")
+        p = p + F.interpolate(self.lat32(f32), scale_factor=4.0, mode="nearest")
         map_logits = self.map_head(F.relu(p))
         logit = self.cls_head(f32.mean((2, 3))).squeeze(1)
         if return_map_logits:

@@ -1,0 +1,28 @@
+# Entry points for a fresh machine: each target installs what it needs first.
+FILE ?= ../shared/data/dev/yonsei/fake/easy_101_0010.jpg
+
+.PHONY: scan test lint bench setup train-env
+
+setup:
+	./scripts/ensure-ffmpeg.sh
+
+# Build and scan FILE (an image, a video or a folder) with the models in models/.
+scan: setup
+	cargo run --release --quiet -- scan $(FILE)
+
+# The whole test suite (unit, CLI, end-to-end on ../shared/data with real ffmpeg).
+test: setup
+	cargo test --all-targets
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
+
+bench: setup
+	cargo bench
+
+# Python environment for training/ and the parity and comparison scripts.
+train-env:
+	python3 -m venv training/.venv
+	training/.venv/bin/pip install -q -r training/requirements.txt

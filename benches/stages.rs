@@ -1,0 +1,88 @@
+//! One benchmark per pipeline stage plus end to end, on fixed real inputs from ../shared/data.
+//! Inputs are read and prepared outside the timed loops. See benches/README.md for figures.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use facetell::detect::CenterFace;
+use facetell::manifest::read_checked;
+use facetell::video::{Sampling, VideoParams, decode_frames};
+use facetell::{Config, Detector, FaceDetector, Manifest};
+use image::RgbImage;
+
+fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(rel)
+}
+
+fn manifest() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models/manifest.toml")
+}
+
+/// First frame of the 1080p street fixture.
+fn frame_1080p() -> RgbImage {
+    let params = VideoParams { sampling: Sampling::Uniform(1), ..VideoParams::default() };
+    let mut frame = None;
+    decode_frames(&data("fixtures/video.mp4"), &params, |f| {
+        frame = Some(f.image);
+        Ok(())
+    })
+    .expect("ffmpeg decodes the fixture");
+    frame.unwrap()
+}
+
+fn jpeg_bytes(image: &RgbImage) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+    out.into_inner()
+}
+
+fn benches(c: &mut Criterion) {
+    let detector = Detector::from_manifest(manifest(), Config::default()).expect("models load");
+    let portrait_bytes = std::fs::read(data("dev/yonsei/real/real_00008.jpg")).unwrap();
+    let portrait = detector.decode(&portrait_bytes).unwrap();
+    let frame = frame_1080p();
+    let frame_bytes = jpeg_bytes(&frame);
+
+    let mut g = c.benchmark_group("decode");
+    g.bench_function("jpeg_600x600", |b| b.iter(|| detector.decode(black_box(&portrait_bytes)).unwrap()));
+    g.bench_function("jpeg_1920x1080", |b| b.iter(|| detector.decode(black_box(&frame_bytes)).unwrap()));
+    g.finish();
+
+    let m = Manifest::load(manifest()).unwrap();
+    let path = m.resolve(&m.detector.file);
+    let centerface = CenterFace::from_bytes(&read_checked(&path, &m.detector.sha256).unwrap(), &path, Default::default()).unwrap();
+    let mut g = c.benchmark_group("detect");
+    g.sample_size(20);
+    // The sizes the input-size policy uses: 320 first pass, then doublings.
+    g.bench_function("portrait_320", |b| b.iter(|| centerface.detect_at_scale(&portrait, 320.0 / 600.0).unwrap()));
+    g.bench_function("frame_640", |b| b.iter(|| centerface.detect_at_scale(&frame, 640.0 / 1920.0).unwrap()));
+    g.bench_function("frame_1280", |b| b.iter(|| centerface.detect_at_scale(&frame, 1280.0 / 1920.0).unwrap()));
+    g.bench_function("policy_portrait_600x600", |b| b.iter(|| centerface.detect(&portrait).unwrap()));
+    g.finish();
+
+    let faces = detector.detect_faces(&portrait).unwrap();
+    let face = faces[0].clone();
+    c.bench_function("crop/align_one_face", |b| b.iter(|| detector.crop_face(black_box(&portrait), &face)));
+
+    let crop = detector.crop_face(&portrait, &face).image;
+    let mut g = c.benchmark_group("classify");
+    g.bench_function("batch_1", |b| b.iter(|| detector.classify_crops(&[&crop]).unwrap()));
+    let batch: Vec<&RgbImage> = std::iter::repeat_n(&crop, 16).collect();
+    g.bench_function("batch_16", |b| b.iter(|| detector.classify_crops(&batch).unwrap()));
+    g.finish();
+
+    let mut g = c.benchmark_group("end_to_end");
+    g.sample_size(20);
+    g.bench_function("image_600x600_jpeg", |b| {
+        b.iter(|| {
+            let image = detector.decode(black_box(&portrait_bytes)).unwrap();
+            detector.score_image(&image).unwrap()
+        })
+    });
+    g.bench_function("video_frame_1080p", |b| b.iter(|| detector.score_image(black_box(&frame)).unwrap()));
+    g.finish();
+}
+
+criterion_group!(stages, benches);
+criterion_main!(stages);

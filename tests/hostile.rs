@@ -1,0 +1,187 @@
+//! A hostile-input corpus, generated here (no committed binaries): every broken file gets one
+//! error record naming the problem, odd-but-valid files are scored, nothing panics or hangs.
+
+mod common;
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{data, facetell, records};
+use image::{DynamicImage, ImageBuffer, ImageFormat, Luma, Rgba};
+
+fn encode(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, format).unwrap();
+    out.into_inner()
+}
+
+/// A PNG that declares width x height but carries almost no data: a decompression bomb.
+fn bomb_png(width: u32, height: u32) -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], body: &[u8]) {
+        out.extend((body.len() as u32).to_be_bytes());
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(kind);
+        crc.update(body);
+        out.extend(kind);
+        out.extend(body);
+        out.extend(crc.finalize().to_be_bytes());
+    }
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend(width.to_be_bytes());
+    ihdr.extend(height.to_be_bytes());
+    ihdr.extend([8, 2, 0, 0, 0]);
+    chunk(&mut png, b"IHDR", &ihdr);
+    chunk(&mut png, b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+    chunk(&mut png, b"IEND", &[]);
+    png
+}
+
+fn portrait() -> PathBuf {
+    data().join("dev/yonsei/real/real_00008.jpg")
+}
+
+struct Corpus {
+    dir: tempfile::TempDir,
+}
+
+impl Corpus {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+}
+
+fn build() -> Corpus {
+    let c = Corpus { dir: tempfile::tempdir().unwrap() };
+    let face = image::open(portrait()).unwrap();
+    let jpeg = std::fs::read(portrait()).unwrap();
+    let png = encode(&face, ImageFormat::Png);
+
+    c.write("empty.jpg", b"");
+    c.write("truncated.jpg", &jpeg[..jpeg.len() / 4]);
+    c.write("truncated.png", &png[..png.len() / 2]);
+    c.write("text.jpg", b"this is not an image\n");
+    c.write("png_named.jpg", &png);
+    c.write("bomb.png", &bomb_png(30_000, 30_000));
+    c.write("one_pixel.png", &encode(&DynamicImage::new_rgb8(1, 1), ImageFormat::Png));
+    let gray16: ImageBuffer<Luma<u16>, Vec<u16>> = face.to_luma16();
+    c.write("gray16.png", &encode(&DynamicImage::ImageLuma16(gray16), ImageFormat::Png));
+    c.write("gray.png", &encode(&DynamicImage::ImageLuma8(face.to_luma8()), ImageFormat::Png));
+    let rgba: ImageBuffer<Rgba<u8>, Vec<u8>> = face.to_rgba8();
+    c.write("rgba.png", &encode(&DynamicImage::ImageRgba8(rgba), ImageFormat::Png));
+    // CMYK JPEG
+    let rgb = face.to_rgb8();
+    let cmyk: Vec<u8> = rgb.pixels().flat_map(|p| { let [r, g, b] = p.0; [255 - r, 255 - g, 255 - b, 0] }).collect();
+    let mut cmyk_jpeg = Vec::new();
+    jpeg_encoder::Encoder::new(&mut cmyk_jpeg, 90)
+        .encode(&cmyk, rgb.width() as u16, rgb.height() as u16, jpeg_encoder::ColorType::Cmyk)
+        .unwrap();
+    c.write("cmyk.jpg", &cmyk_jpeg);
+    // animated GIF: two frames
+    {
+        let file = std::fs::File::create(c.path("animated.gif")).unwrap();
+        let mut enc = image::codecs::gif::GifEncoder::new(file);
+        let small = image::imageops::thumbnail(&face.to_rgba8(), 300, 300);
+        enc.encode_frames([image::Frame::new(small.clone()), image::Frame::new(small)]).unwrap();
+    }
+    // symlinks: broken, and a loop inside a folder
+    std::os::unix::fs::symlink(c.path("nowhere.jpg"), c.path("broken_link.jpg")).unwrap();
+    std::fs::create_dir(c.path("loop")).unwrap();
+    std::os::unix::fs::symlink("..", c.path("loop/up")).unwrap();
+    // a non-UTF-8 file name
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.jpg");
+    std::fs::write(c.dir.path().join(name), &jpeg).unwrap();
+    // a directory named like an image
+    std::fs::create_dir(c.path("folder.jpg")).unwrap();
+    c
+}
+
+fn record<'a>(recs: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
+    recs.iter()
+        .find(|r| Path::new(r["path"].as_str().unwrap()).file_name().unwrap().to_string_lossy() == name)
+        .unwrap_or_else(|| panic!("no record for {name}"))
+}
+
+#[test]
+fn every_hostile_file_gets_a_record_and_the_scan_survives() {
+    let c = build();
+    let named: Vec<PathBuf> = [
+        "empty.jpg", "truncated.jpg", "truncated.png", "text.jpg", "png_named.jpg", "bomb.png",
+        "one_pixel.png", "gray16.png", "gray.png", "rgba.png", "cmyk.jpg", "animated.gif",
+        "broken_link.jpg",
+    ]
+    .iter()
+    .map(|n| c.path(n))
+    .collect();
+    let out = facetell()
+        .args(["scan", "--format", "jsonl"])
+        .args(&named)
+        .arg(c.path("loop"))
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("symlink loop"), "{stderr}");
+    let recs = records(&out.stdout);
+    assert_eq!(recs.len(), named.len(), "one record per named file");
+
+    let error = |name: &str, words: &str| {
+        let r = record(&recs, name);
+        assert_eq!(r["label"], "error", "{name}: {r}");
+        let msg = r["error"].as_str().unwrap();
+        assert!(msg.contains(words), "{name}: {msg:?} lacks {words:?}");
+    };
+    error("empty.jpg", "empty");
+    error("truncated.png", "corrupt");
+    error("text.jpg", "looks like text");
+    error("bomb.png", "over the limit");
+    error("broken_link.jpg", "cannot read");
+    // zune-jpeg fills a truncated scan with grey: scored or an error, never a crash
+    assert!(record(&recs, "truncated.jpg")["label"].is_string());
+
+    for name in ["png_named.jpg", "gray16.png", "gray.png", "rgba.png", "cmyk.jpg", "animated.gif"] {
+        let r = record(&recs, name);
+        assert!(r["score"].is_number(), "{name} should be scored: {r}");
+        assert_eq!(r["faces"].as_array().unwrap().len(), 1, "{name}: {r}");
+    }
+    assert_eq!(record(&recs, "one_pixel.png")["label"], "no_face");
+}
+
+#[test]
+fn odd_names_and_folders_named_like_images_are_walked() {
+    let c = build();
+    let out = facetell()
+        .args(["scan", "--format", "jsonl"])
+        .arg(c.dir.path())
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    let recs = records(&out.stdout);
+    assert!(recs.iter().any(|r| r["path"].as_str().unwrap().contains("caf\u{FFFD}.jpg")), "non-UTF-8 name missing");
+    assert!(recs.iter().all(|r| !r["path"].as_str().unwrap().ends_with("folder.jpg")));
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn exif_orientation_is_applied() {
+    // TIFF header (big endian), one IFD entry: Orientation (0x0112) SHORT = 6 (rotate 90 cw).
+    let exif = [
+        b'M', b'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let rgb = image::RgbImage::from_pixel(40, 20, image::Rgb([200, 10, 10]));
+    let mut bytes = Vec::new();
+    let mut enc = jpeg_encoder::Encoder::new(&mut bytes, 90);
+    enc.add_exif_metadata(&exif).unwrap();
+    enc.encode(rgb.as_raw(), 40, 20, jpeg_encoder::ColorType::Rgb).unwrap();
+    let decoded = facetell::decode::decode_image(&bytes, &Default::default()).unwrap();
+    assert_eq!(decoded.dimensions(), (20, 40));
+}

@@ -1,0 +1,103 @@
+//! The pipeline with fake models: plumbing, aggregation and the min-face rule, no model files.
+
+use facetell::classify::ClassifierOutput;
+use facetell::report::SkipReason;
+use facetell::{Config, CropPolicy, Detector, Face, FaceClassifier, FaceDetector, Label, Normalization};
+use image::{Rgb, RgbImage};
+use ndarray::ArrayView4;
+
+/// Finds a fixed list of faces.
+struct FixedFaces(Vec<Face>);
+
+impl FaceDetector for FixedFaces {
+    fn detect(&self, _: &RgbImage) -> facetell::Result<Vec<Face>> {
+        Ok(self.0.clone())
+    }
+}
+
+/// Logit = mean of the crop's normalised red channel: bright red faces look fake.
+struct RedIsFake;
+
+impl FaceClassifier for RedIsFake {
+    fn classify(&self, batch: ArrayView4<f32>) -> facetell::Result<Vec<ClassifierOutput>> {
+        Ok(batch
+            .outer_iter()
+            .map(|item| ClassifierOutput {
+                logit: (item.index_axis(ndarray::Axis(0), 0).mean().unwrap() - 0.5) * 20.0,
+                boundary: None,
+            })
+            .collect())
+    }
+}
+
+fn face_at(x: f32, y: f32, size: f32) -> Face {
+    let s = size;
+    Face {
+        bbox: [x, y, s, s],
+        landmarks: [
+            [x + 0.3 * s, y + 0.4 * s],
+            [x + 0.7 * s, y + 0.4 * s],
+            [x + 0.5 * s, y + 0.55 * s],
+            [x + 0.35 * s, y + 0.75 * s],
+            [x + 0.65 * s, y + 0.75 * s],
+        ],
+        confidence: 0.9,
+    }
+}
+
+fn policy() -> CropPolicy {
+    CropPolicy {
+        name: "test".into(),
+        size: 32,
+        template: [[0.3, 0.4], [0.7, 0.4], [0.5, 0.55], [0.35, 0.75], [0.65, 0.75]],
+    }
+}
+
+fn detector(faces: Vec<Face>) -> Detector {
+    Detector::from_parts(
+        Box::new(FixedFaces(faces)),
+        Box::new(RedIsFake),
+        policy(),
+        Normalization { mean: [0.0; 3], std: [1.0; 3] },
+        0.5,
+        Config::default(),
+    )
+}
+
+/// Left half red, right half grey.
+fn image() -> RgbImage {
+    RgbImage::from_fn(400, 200, |x, _| if x < 200 { Rgb([250, 0, 0]) } else { Rgb([90, 90, 90]) })
+}
+
+#[test]
+fn image_score_is_the_max_over_faces() {
+    let d = detector(vec![face_at(250.0, 50.0, 100.0), face_at(50.0, 50.0, 100.0)]);
+    let verdict = d.score_image(&image()).unwrap();
+    assert_eq!(verdict.faces.len(), 2);
+    let grey = verdict.faces[0].score.unwrap();
+    let red = verdict.faces[1].score.unwrap();
+    assert!(red > 0.99 && grey < 0.2, "red {red} grey {grey}");
+    assert_eq!(verdict.score, Some(red));
+    assert_eq!(verdict.label, Label::Fake);
+}
+
+#[test]
+fn small_faces_are_reported_not_scored() {
+    let d = detector(vec![face_at(50.0, 50.0, 20.0)]);
+    let verdict = d.score_image(&image()).unwrap();
+    assert_eq!(verdict.faces[0].skipped, Some(SkipReason::FaceTooSmall));
+    assert_eq!(verdict.faces[0].score, None);
+    assert_eq!(verdict.label, Label::NoFace);
+}
+
+#[test]
+fn no_face_gives_no_score() {
+    let verdict = detector(vec![]).score_image(&image()).unwrap();
+    assert_eq!((verdict.score, verdict.label), (None, Label::NoFace));
+}
+
+#[test]
+fn the_detector_is_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Detector>();
+}

@@ -1,0 +1,69 @@
+"""Exports a trained checkpoint to ONNX (legacy exporter, opset 17, dynamic batch) into models/
+and records it in models/manifest.toml.
+
+    python export.py --ckpt work/run/last.pt --name facetell-mnv3l-128
+
+The [classifier] section of the manifest is rewritten: file, sha256, input size, normalisation,
+output order. The threshold is kept if one is already there (choose_threshold.py sets it).
+"""
+import argparse
+import hashlib
+import re
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from facetell_train.manifest import MANIFEST, MEAN, REPO, STD, load
+from facetell_train.model import FaceSwapNet
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--ckpt", default="work/run/last.pt")
+    p.add_argument("--name", default="facetell-mnv3l-128")
+    a = p.parse_args()
+
+    ckpt = torch.load(a.ckpt, map_location="cpu")
+    model = FaceSwapNet(ckpt["arch"])
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    size = ckpt["size"]
+    assert size == load()["crop"]["size"], "checkpoint crop size differs from the manifest's"
+    out = REPO / "models" / f"{a.name}.onnx"
+    dummy = torch.zeros(2, 3, size, size)
+    torch.onnx.export(model, (dummy,), str(out), dynamo=False, opset_version=17,
+                      input_names=["crop"], output_names=["logit", "boundary"],
+                      dynamic_axes={"crop": {0: "N"}, "logit": {0: "N"}, "boundary": {0: "N"}})
+    # sanity: onnxruntime agrees with PyTorch on random input
+    x = np.random.default_rng(0).normal(size=(3, 3, size, size)).astype(np.float32)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x))[0].numpy()
+    got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"crop": x})[0]
+    print("torch vs onnxruntime max abs diff", float(np.abs(ref - got).max()))
+
+    sha = hashlib.sha256(out.read_bytes()).hexdigest()
+    text = MANIFEST.read_text()
+    old = load().get("classifier", {})
+    threshold = old.get("threshold", 0.5)
+    epochs = ckpt["args"]["epochs"]
+    section = f"""[classifier]
+# Trained by training/train.py on pseudo-fakes from LFW + UTKFace reals ({ckpt['arch']}, from scratch,
+# {epochs} epochs); see models/MODEL_CARD.md. Outputs: 0 = fake logit [N], 1 = boundary map [N,1,h,w].
+file = "{out.name}"
+sha256 = "{sha}"
+name = "{a.name}"
+input_size = {size}
+mean = [{", ".join(str(v) for v in MEAN)}]
+std = [{", ".join(str(v) for v in STD)}]
+logit_output = 0
+boundary_output = 1
+threshold = {threshold}
+"""
+    text = re.split(r"^\[classifier\]", text, flags=re.M)[0].rstrip() + "\n\n" + section
+    MANIFEST.write_text(text)
+    print(f"wrote {out} ({out.stat().st_size} bytes, sha256 {sha}) and updated {MANIFEST}")
+
+
+if __name__ == "__main__":
+    main()
