@@ -12,7 +12,9 @@ use facetell::{Config, Detector, FaceDetector, Manifest};
 use image::RgbImage;
 
 fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(rel)
 }
 
 fn manifest() -> PathBuf {
@@ -21,7 +23,10 @@ fn manifest() -> PathBuf {
 
 /// First frame of the 1080p street fixture.
 fn frame_1080p() -> RgbImage {
-    let params = VideoParams { sampling: Sampling::Uniform(1), ..VideoParams::default() };
+    let params = VideoParams {
+        sampling: Sampling::Uniform(1),
+        ..VideoParams::default()
+    };
     let mut frame = None;
     decode_frames(&data("fixtures/video.mp4"), &params, |f| {
         frame = Some(f.image);
@@ -45,31 +50,58 @@ fn benches(c: &mut Criterion) {
     let frame_bytes = jpeg_bytes(&frame);
 
     let mut g = c.benchmark_group("decode");
-    g.bench_function("jpeg_600x600", |b| b.iter(|| detector.decode(black_box(&portrait_bytes)).unwrap()));
-    g.bench_function("jpeg_1920x1080", |b| b.iter(|| detector.decode(black_box(&frame_bytes)).unwrap()));
+    g.bench_function("jpeg_600x600", |b| {
+        b.iter(|| detector.decode(black_box(&portrait_bytes)).unwrap())
+    });
+    g.bench_function("jpeg_1920x1080", |b| {
+        b.iter(|| detector.decode(black_box(&frame_bytes)).unwrap())
+    });
     g.finish();
 
     let m = Manifest::load(manifest()).unwrap();
     let path = m.resolve(&m.detector.file);
-    let centerface = CenterFace::from_bytes(&read_checked(&path, &m.detector.sha256).unwrap(), &path, Default::default()).unwrap();
+    let centerface = CenterFace::from_bytes(
+        &read_checked(&path, &m.detector.sha256).unwrap(),
+        &path,
+        Default::default(),
+    )
+    .unwrap();
     let mut g = c.benchmark_group("detect");
     g.sample_size(20);
     // The sizes the input-size policy uses: 320 first pass, then doublings.
-    g.bench_function("portrait_320", |b| b.iter(|| centerface.detect_at_scale(&portrait, 320.0 / 600.0).unwrap()));
-    g.bench_function("frame_640", |b| b.iter(|| centerface.detect_at_scale(&frame, 640.0 / 1920.0).unwrap()));
-    g.bench_function("frame_1280", |b| b.iter(|| centerface.detect_at_scale(&frame, 1280.0 / 1920.0).unwrap()));
-    g.bench_function("policy_portrait_600x600", |b| b.iter(|| centerface.detect(&portrait).unwrap()));
+    g.bench_function("portrait_320", |b| {
+        b.iter(|| {
+            centerface
+                .detect_at_scale(&portrait, 320.0 / 600.0)
+                .unwrap()
+        })
+    });
+    g.bench_function("frame_640", |b| {
+        b.iter(|| centerface.detect_at_scale(&frame, 640.0 / 1920.0).unwrap())
+    });
+    g.bench_function("frame_1280", |b| {
+        b.iter(|| centerface.detect_at_scale(&frame, 1280.0 / 1920.0).unwrap())
+    });
+    g.bench_function("policy_portrait_600x600", |b| {
+        b.iter(|| centerface.detect(&portrait).unwrap())
+    });
     g.finish();
 
     let faces = detector.detect_faces(&portrait).unwrap();
     let face = faces[0].clone();
-    c.bench_function("crop/align_one_face", |b| b.iter(|| detector.crop_face(black_box(&portrait), &face)));
+    c.bench_function("crop/align_one_face", |b| {
+        b.iter(|| detector.crop_face(black_box(&portrait), &face))
+    });
 
     let crop = detector.crop_face(&portrait, &face).image;
     let mut g = c.benchmark_group("classify");
-    g.bench_function("batch_1", |b| b.iter(|| detector.classify_crops(&[&crop]).unwrap()));
+    g.bench_function("batch_1", |b| {
+        b.iter(|| detector.classify_crops(&[&crop]).unwrap())
+    });
     let batch: Vec<&RgbImage> = std::iter::repeat_n(&crop, 16).collect();
-    g.bench_function("batch_16", |b| b.iter(|| detector.classify_crops(&batch).unwrap()));
+    g.bench_function("batch_16", |b| {
+        b.iter(|| detector.classify_crops(&batch).unwrap())
+    });
     g.finish();
 
     let mut g = c.benchmark_group("end_to_end");
@@ -80,7 +112,9 @@ fn benches(c: &mut Criterion) {
             detector.score_image(&image).unwrap()
         })
     });
-    g.bench_function("video_frame_1080p", |b| b.iter(|| detector.score_image(black_box(&frame)).unwrap()));
+    g.bench_function("video_frame_1080p", |b| {
+        b.iter(|| detector.score_image(black_box(&frame)).unwrap())
+    });
     g.finish();
 }
 

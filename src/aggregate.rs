@@ -106,7 +106,10 @@ const TRACK_MIN_IOU: f32 = 0.2;
 const TRACK_MAX_LANDMARK_DIST: f32 = 0.5;
 
 fn landmark_distance(a: &TrackedFace, b: &TrackedFace) -> f32 {
-    let size = (a.bbox[2] * a.bbox[3]).max(b.bbox[2] * b.bbox[3]).sqrt().max(1.0);
+    let size = (a.bbox[2] * a.bbox[3])
+        .max(b.bbox[2] * b.bbox[3])
+        .sqrt()
+        .max(1.0);
     let mean: f32 = a
         .landmarks
         .iter()
@@ -168,7 +171,13 @@ mod track_tests {
     fn face(x: f32, score: f32) -> TrackedFace {
         TrackedFace {
             bbox: [x, 10.0, 40.0, 50.0],
-            landmarks: [[x + 10.0, 20.0], [x + 30.0, 20.0], [x + 20.0, 30.0], [x + 12.0, 45.0], [x + 28.0, 45.0]],
+            landmarks: [
+                [x + 10.0, 20.0],
+                [x + 30.0, 20.0],
+                [x + 20.0, 30.0],
+                [x + 12.0, 45.0],
+                [x + 28.0, 45.0],
+            ],
             score: Some(score),
         }
     }

@@ -73,7 +73,10 @@ impl OnnxClassifier {
     pub fn from_bytes(bytes: &[u8], path: &Path, entry: &ClassifierEntry) -> Result<Self> {
         let model_err = |e: TractError| Error::Model {
             path: path.to_owned(),
-            reason: format!("not a loadable classifier for a {0}x{0} input: {e}", entry.input_size),
+            reason: format!(
+                "not a loadable classifier for a {0}x{0} input: {e}",
+                entry.input_size
+            ),
         };
         let mut model = tract_onnx::onnx()
             .model_for_read(&mut std::io::Cursor::new(bytes))
@@ -81,7 +84,10 @@ impl OnnxClassifier {
         let n = model.sym("N");
         let side = entry.input_size as usize;
         model = model
-            .with_input_fact(0, f32::fact([TDim::from(n), 3.into(), side.into(), side.into()]).into())
+            .with_input_fact(
+                0,
+                f32::fact([TDim::from(n), 3.into(), side.into(), side.into()]).into(),
+            )
             .map_err(model_err)?;
         let plan = model
             .into_optimized()
@@ -128,12 +134,12 @@ impl FaceClassifier for OnnxClassifier {
             Some(t) => {
                 let view = t.to_plain_array_view::<f32>().map_err(infer)?;
                 // [N, 1, h, w] -> N maps of h x w
-                let view = view.into_dimensionality::<ndarray::Ix4>().map_err(|e| {
-                    Error::Inference {
-                        stage: "classifier",
-                        reason: format!("boundary output is not [N,1,h,w]: {e}"),
-                    }
-                })?;
+                let view =
+                    view.into_dimensionality::<ndarray::Ix4>()
+                        .map_err(|e| Error::Inference {
+                            stage: "classifier",
+                            reason: format!("boundary output is not [N,1,h,w]: {e}"),
+                        })?;
                 view.axis_iter(Axis(0))
                     .map(|m| {
                         m.index_axis(Axis(0), 0)
@@ -164,7 +170,10 @@ mod tests {
 
     #[test]
     fn normalisation_matches_the_training_formula() {
-        let norm = Normalization { mean: [0.5, 0.5, 0.5], std: [0.25, 0.5, 1.0] };
+        let norm = Normalization {
+            mean: [0.5, 0.5, 0.5],
+            std: [0.25, 0.5, 1.0],
+        };
         let crop = RgbImage::from_pixel(2, 2, image::Rgb([255, 0, 51]));
         let t = norm.to_tensor(&[&crop, &crop]);
         assert_eq!(t.dim(), (2, 3, 2, 2));

@@ -34,7 +34,9 @@ const PRESHRINK_BELOW: f32 = 0.7;
 pub fn similarity_transform(src: &[[f32; 2]; 5], dst: &[[f32; 2]; 5]) -> [f32; 6] {
     let n = src.len() as f32;
     let mean = |pts: &[[f32; 2]; 5]| {
-        let s = pts.iter().fold([0.0, 0.0], |a, p| [a[0] + p[0], a[1] + p[1]]);
+        let s = pts
+            .iter()
+            .fold([0.0, 0.0], |a, p| [a[0] + p[0], a[1] + p[1]]);
         [s[0] / n, s[1] / n]
     };
     let (ms, md) = (mean(src), mean(dst));
@@ -111,10 +113,30 @@ fn preshrink(
     let s = size as f32;
     let corners = [[0.0, 0.0], [s, 0.0], [0.0, s], [s, s]].map(|p| apply(&inverse, p));
     let (w, h) = (image.width() as f32, image.height() as f32);
-    let left = corners.iter().map(|p| p[0]).fold(f32::INFINITY, f32::min).floor().max(0.0);
-    let top = corners.iter().map(|p| p[1]).fold(f32::INFINITY, f32::min).floor().max(0.0);
-    let right = corners.iter().map(|p| p[0]).fold(f32::NEG_INFINITY, f32::max).ceil().min(w);
-    let bottom = corners.iter().map(|p| p[1]).fold(f32::NEG_INFINITY, f32::max).ceil().min(h);
+    let left = corners
+        .iter()
+        .map(|p| p[0])
+        .fold(f32::INFINITY, f32::min)
+        .floor()
+        .max(0.0);
+    let top = corners
+        .iter()
+        .map(|p| p[1])
+        .fold(f32::INFINITY, f32::min)
+        .floor()
+        .max(0.0);
+    let right = corners
+        .iter()
+        .map(|p| p[0])
+        .fold(f32::NEG_INFINITY, f32::max)
+        .ceil()
+        .min(w);
+    let bottom = corners
+        .iter()
+        .map(|p| p[1])
+        .fold(f32::NEG_INFINITY, f32::max)
+        .ceil()
+        .min(h);
     let (rw, rh) = (right - left, bottom - top);
     if rw < 2.0 || rh < 2.0 {
         return (None, *transform);
@@ -149,31 +171,59 @@ mod tests {
         CropPolicy {
             name: "test".into(),
             size: 64,
-            template: [[0.35, 0.4], [0.65, 0.4], [0.5, 0.55], [0.38, 0.7], [0.62, 0.7]],
+            template: [
+                [0.35, 0.4],
+                [0.65, 0.4],
+                [0.5, 0.55],
+                [0.38, 0.7],
+                [0.62, 0.7],
+            ],
         }
     }
 
     #[test]
     fn similarity_transform_recovers_a_known_map() {
-        let src = [[10.0, 10.0], [30.0, 12.0], [20.0, 25.0], [12.0, 35.0], [28.0, 36.0]];
+        let src = [
+            [10.0, 10.0],
+            [30.0, 12.0],
+            [20.0, 25.0],
+            [12.0, 35.0],
+            [28.0, 36.0],
+        ];
         // rotate 90 degrees, scale 2, shift (5, 7)
         let dst = src.map(|[x, y]| [-2.0 * y + 5.0, 2.0 * x + 7.0]);
         let t = similarity_transform(&src, &dst);
         for (s, d) in src.iter().zip(&dst) {
             let p = apply(&t, *s);
-            assert!((p[0] - d[0]).abs() < 1e-3 && (p[1] - d[1]).abs() < 1e-3, "{p:?} vs {d:?}");
+            assert!(
+                (p[0] - d[0]).abs() < 1e-3 && (p[1] - d[1]).abs() < 1e-3,
+                "{p:?} vs {d:?}"
+            );
         }
     }
 
     #[test]
     fn landmarks_land_on_the_template() {
         let img = RgbImage::from_pixel(400, 400, Rgb([120, 90, 60]));
-        let lm = [[150.0, 160.0], [250.0, 160.0], [200.0, 220.0], [160.0, 270.0], [240.0, 270.0]];
-        let face = Face { bbox: [100.0, 100.0, 200.0, 220.0], landmarks: lm, confidence: 0.9 };
+        let lm = [
+            [150.0, 160.0],
+            [250.0, 160.0],
+            [200.0, 220.0],
+            [160.0, 270.0],
+            [240.0, 270.0],
+        ];
+        let face = Face {
+            bbox: [100.0, 100.0, 200.0, 220.0],
+            landmarks: lm,
+            confidence: 0.9,
+        };
         let crop = align_face(&img, &face, &policy());
         assert_eq!(crop.image.dimensions(), (64, 64));
         let eye = crop.landmarks[0];
-        assert!((eye[0] - 0.35 * 64.0).abs() < 2.0 && (eye[1] - 0.4 * 64.0).abs() < 2.0, "{eye:?}");
+        assert!(
+            (eye[0] - 0.35 * 64.0).abs() < 2.0 && (eye[1] - 0.4 * 64.0).abs() < 2.0,
+            "{eye:?}"
+        );
         // A large face goes through the pre-shrink; the colour must survive it.
         assert_eq!(crop.image.get_pixel(32, 32).0, [120, 90, 60]);
     }
@@ -181,8 +231,18 @@ mod tests {
     #[test]
     fn outside_the_image_is_black() {
         let img = RgbImage::from_pixel(40, 40, Rgb([200, 200, 200]));
-        let lm = [[2.0, 5.0], [12.0, 5.0], [7.0, 11.0], [3.0, 16.0], [11.0, 16.0]];
-        let face = Face { bbox: [0.0, 0.0, 15.0, 20.0], landmarks: lm, confidence: 0.9 };
+        let lm = [
+            [2.0, 5.0],
+            [12.0, 5.0],
+            [7.0, 11.0],
+            [3.0, 16.0],
+            [11.0, 16.0],
+        ];
+        let face = Face {
+            bbox: [0.0, 0.0, 15.0, 20.0],
+            landmarks: lm,
+            confidence: 0.9,
+        };
         let crop = align_face(&img, &face, &policy());
         assert_eq!(crop.image.get_pixel(0, 0).0, [0, 0, 0]);
     }

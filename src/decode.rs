@@ -7,7 +7,9 @@
 
 use std::io::Cursor;
 
-use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage, metadata::Orientation};
+use image::{
+    DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage, metadata::Orientation,
+};
 use zune_jpeg::JpegDecoder;
 use zune_jpeg::zune_core::bytestream::ZCursor;
 use zune_jpeg::zune_core::colorspace::ColorSpace;
@@ -207,7 +209,10 @@ mod tests {
         );
         let params = DecodeParams { max_pixels: 9_999 };
         let err = decode_image(&bytes, &params).unwrap_err();
-        assert!(matches!(err, Error::TooManyPixels { pixels: 10_000, .. }), "{err}");
+        assert!(
+            matches!(err, Error::TooManyPixels { pixels: 10_000, .. }),
+            "{err}"
+        );
     }
 
     #[test]

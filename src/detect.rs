@@ -115,7 +115,9 @@ pub struct CenterFace {
 
 impl std::fmt::Debug for CenterFace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CenterFace").field("params", &self.params).finish()
+        f.debug_struct("CenterFace")
+            .field("params", &self.params)
+            .finish()
     }
 }
 
@@ -177,10 +179,12 @@ impl CenterFace {
         let outputs = plan.run(tvec!(Tensor::from(input).into())).map_err(infer)?;
         let get = |i: usize| -> Result<Array4<f32>> {
             let view = outputs[i].to_plain_array_view::<f32>().map_err(infer)?;
-            view.into_dimensionality().map_err(|e| Error::Inference {
-                stage: "face detector",
-                reason: format!("output {i} is not 4-D: {e}"),
-            }).map(|v| v.to_owned())
+            view.into_dimensionality()
+                .map_err(|e| Error::Inference {
+                    stage: "face detector",
+                    reason: format!("output {i} is not 4-D: {e}"),
+                })
+                .map(|v| v.to_owned())
         };
         Ok([get(0)?, get(1)?, get(2)?, get(3)?])
     }
@@ -206,7 +210,12 @@ impl CenterFace {
         Ok(faces
             .into_iter()
             .map(|f| Face {
-                bbox: [f.bbox[0] * fx, f.bbox[1] * fy, f.bbox[2] * fx, f.bbox[3] * fy],
+                bbox: [
+                    f.bbox[0] * fx,
+                    f.bbox[1] * fy,
+                    f.bbox[2] * fx,
+                    f.bbox[3] * fy,
+                ],
                 landmarks: f.landmarks.map(|[x, y]| [x * fx, y * fy]),
                 confidence: f.confidence,
             })
@@ -303,7 +312,10 @@ pub fn nms(mut faces: Vec<Face>, iou_threshold: f32) -> Vec<Face> {
     faces.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
     let mut kept: Vec<Face> = Vec::with_capacity(faces.len());
     for face in faces {
-        if kept.iter().all(|k| iou(&k.bbox, &face.bbox) < iou_threshold) {
+        if kept
+            .iter()
+            .all(|k| iou(&k.bbox, &face.bbox) < iou_threshold)
+        {
             kept.push(face);
         }
     }

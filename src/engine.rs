@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use image::RgbImage;
 use rayon::prelude::*;
 
+use crate::aggregate::TrackedFace;
 use crate::aggregate::{self, Label};
 use crate::classify::{ClassifierOutput, FaceClassifier, Normalization, OnnxClassifier, sigmoid};
 use crate::crop::{FaceCrop, align_face};
@@ -13,8 +14,9 @@ use crate::decode::{DecodeParams, decode_image};
 use crate::detect::{CenterFace, DetectParams, Face, FaceDetector};
 use crate::error::{Error, Result};
 use crate::manifest::{CropPolicy, Manifest, read_checked};
-use crate::aggregate::TrackedFace;
-use crate::report::{round4, FaceReport, FileReport, FrameReport, Kind, SkipReason, TrackReport, VideoReport};
+use crate::report::{
+    FaceReport, FileReport, FrameReport, Kind, SkipReason, TrackReport, VideoReport, round4,
+};
 use crate::video::{self, Sampling, VideoParams};
 
 /// Settings of a scan that are not part of the model.
@@ -364,9 +366,17 @@ impl Detector {
         let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
             Ok(entries) => entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && crate::inputs::sniff(p) == crate::inputs::InputKind::Image)
+                .filter(|p| {
+                    p.is_file() && crate::inputs::sniff(p) == crate::inputs::InputKind::Image
+                })
                 .collect(),
-            Err(e) => return FileReport::error(display, Kind::Frames, format!("cannot read the folder: {e}")),
+            Err(e) => {
+                return FileReport::error(
+                    display,
+                    Kind::Frames,
+                    format!("cannot read the folder: {e}"),
+                );
+            }
         };
         files.sort_by(|a, b| natord::compare(&a.to_string_lossy(), &b.to_string_lossy()));
         if files.is_empty() {
@@ -383,11 +393,17 @@ impl Detector {
                     score: verdict.score.map(round4),
                     faces: verdict.face_reports(),
                 }),
-                Err(e) => warnings.push(format!("{}: {}", files[index].display(), e.without_path())),
+                Err(e) => {
+                    warnings.push(format!("{}: {}", files[index].display(), e.without_path()))
+                }
             }
         }
         if frames.is_empty() {
-            return FileReport::error(display, Kind::Frames, format!("no frame could be scored ({})", warnings.join("; ")));
+            return FileReport::error(
+                display,
+                Kind::Frames,
+                format!("no frame could be scored ({})", warnings.join("; ")),
+            );
         }
         let duration = files.len() as f64 / SEQUENCE_FPS;
         self.sequence_report(display, Kind::Frames, frames, duration, warnings)
@@ -453,7 +469,10 @@ pub fn sample_indices(count: usize, sampling: Sampling) -> Vec<usize> {
         Sampling::Uniform(n) => (0..n).map(|i| i * count / n).collect(),
         Sampling::Fps(r) => {
             let step = (SEQUENCE_FPS / r.max(1e-6)).max(1.0);
-            (0..).map(|i| (i as f64 * step) as usize).take_while(|&i| i < count).collect()
+            (0..)
+                .map(|i| (i as f64 * step) as usize)
+                .take_while(|&i| i < count)
+                .collect()
         }
     };
     idx.dedup();

@@ -36,7 +36,8 @@ pub fn metrics(items: &[(f32, bool)], threshold: f32) -> Metrics {
     let n_fake = items.iter().filter(|i| i.1).count();
     let n_real = items.len() - n_fake;
     let at = |pred: &dyn Fn(&(f32, bool)) -> bool, fake: bool, total: usize| {
-        (total > 0).then(|| items.iter().filter(|i| i.1 == fake && pred(i)).count() as f64 / total as f64)
+        (total > 0)
+            .then(|| items.iter().filter(|i| i.1 == fake && pred(i)).count() as f64 / total as f64)
     };
     let both = n_fake > 0 && n_real > 0;
     let roc = if both { roc_curve(items) } else { Vec::new() };
@@ -84,7 +85,11 @@ fn roc_curve(items: &[(f32, bool)]) -> Vec<(f64, f64)> {
     while i < sorted.len() {
         let s = sorted[i].0;
         while i < sorted.len() && sorted[i].0 == s {
-            if sorted[i].1 { tp += 1.0 } else { fp += 1.0 }
+            if sorted[i].1 {
+                tp += 1.0
+            } else {
+                fp += 1.0
+            }
             i += 1;
         }
         points.push((fp / n_neg, tp / n_pos));
@@ -107,7 +112,11 @@ fn eer(roc: &[(f64, f64)]) -> f64 {
         let (f1, t1) = w[1];
         let (d0, d1) = (1.0 - t0 - f0, 1.0 - t1 - f1);
         if d0 >= 0.0 && d1 <= 0.0 {
-            let a = if (d0 - d1).abs() < 1e-12 { 0.0 } else { d0 / (d0 - d1) };
+            let a = if (d0 - d1).abs() < 1e-12 {
+                0.0
+            } else {
+                d0 / (d0 - d1)
+            };
             return f0 + a * (f1 - f0);
         }
     }

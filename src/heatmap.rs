@@ -28,7 +28,8 @@ pub fn overlay(crop: &RgbImage, boundary: &Array2<f32>) -> RgbImage {
         .expect("RGB to RGB resize cannot fail");
     for (p, m) in big_crop.pixels_mut().zip(big_map.pixels()) {
         let a = f32::from(m.0[0]) / 255.0 * 0.7;
-        let gray = (f32::from(p.0[0]) * 0.3 + f32::from(p.0[1]) * 0.59 + f32::from(p.0[2]) * 0.11) * 0.8;
+        let gray =
+            (f32::from(p.0[0]) * 0.3 + f32::from(p.0[1]) * 0.59 + f32::from(p.0[2]) * 0.11) * 0.8;
         p.0 = [
             (gray * (1.0 - a) + 255.0 * a) as u8,
             (gray * (1.0 - a)) as u8,

@@ -87,7 +87,12 @@ pub fn collect(paths: &[PathBuf]) -> (Vec<Input>, Vec<WalkProblem>) {
         }
         let walker = walkdir::WalkDir::new(path)
             .follow_links(true)
-            .sort_by(|a, b| natord::compare(&a.file_name().to_string_lossy(), &b.file_name().to_string_lossy()));
+            .sort_by(|a, b| {
+                natord::compare(
+                    &a.file_name().to_string_lossy(),
+                    &b.file_name().to_string_lossy(),
+                )
+            });
         for entry in walker {
             match entry {
                 Ok(entry) if entry.file_type().is_file() => {

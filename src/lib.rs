@@ -35,20 +35,22 @@ pub mod crop;
 pub mod decode;
 pub mod detect;
 mod engine;
-pub mod inputs;
 pub mod error;
 pub mod eval;
 pub mod heatmap;
+pub mod inputs;
 pub mod manifest;
 pub mod report;
-pub mod video;
 mod resize;
+pub mod video;
 
 pub use aggregate::Label;
 pub use classify::{ClassifierOutput, FaceClassifier, Normalization};
 pub use crop::FaceCrop;
 pub use detect::{DetectParams, Face, FaceDetector};
-pub use engine::{Config, Detector, ImageVerdict, SEQUENCE_FPS, ScoredFace, image_report, sample_indices};
+pub use engine::{
+    Config, Detector, ImageVerdict, SEQUENCE_FPS, ScoredFace, image_report, sample_indices,
+};
 pub use error::{Error, Result};
 pub use manifest::{CropPolicy, Manifest};
 pub use report::{FileReport, Format, Kind};

@@ -104,7 +104,10 @@ impl Manifest {
             )));
         }
         if self.crop.size < 16 {
-            return Err(invalid(format!("crop size {} is too small", self.crop.size)));
+            return Err(invalid(format!(
+                "crop size {} is too small",
+                self.crop.size
+            )));
         }
         if let Some(c) = &self.classifier {
             if c.input_size != self.crop.size {
@@ -114,7 +117,10 @@ impl Manifest {
                 )));
             }
             if !(0.0..=1.0).contains(&c.threshold) {
-                return Err(invalid(format!("threshold {} is outside 0..1", c.threshold)));
+                return Err(invalid(format!(
+                    "threshold {} is outside 0..1",
+                    c.threshold
+                )));
             }
         }
         Ok(())

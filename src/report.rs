@@ -230,7 +230,13 @@ impl<W: Write> ReportWriter for TextWriter<W> {
                 format!("{} faces, {scored} scored", r.faces.len())
             }
         };
-        writeln!(self.out, "{:<7} {:>5}  {}  ({detail})", r.label.as_str(), score, r.path)?;
+        writeln!(
+            self.out,
+            "{:<7} {:>5}  {}  ({detail})",
+            r.label.as_str(),
+            score,
+            r.path
+        )?;
         self.out.flush()
     }
 
@@ -262,14 +268,16 @@ struct JsonWriter<W> {
 
 impl<W: Write> ReportWriter for JsonWriter<W> {
     fn write(&mut self, r: &FileReport) -> io::Result<()> {
-        self.out.write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
+        self.out
+            .write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
         serde_json::to_writer(&mut self.out, r)?;
         self.count += 1;
         self.out.flush()
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        self.out.write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?;
+        self.out
+            .write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?;
         self.out.flush()
     }
 }
@@ -282,7 +290,8 @@ struct CsvWriter<W: Write> {
 impl<W: Write> ReportWriter for CsvWriter<W> {
     fn write(&mut self, r: &FileReport) -> io::Result<()> {
         if !self.header {
-            self.out.write_record(["path", "kind", "label", "score", "faces", "error"])?;
+            self.out
+                .write_record(["path", "kind", "label", "score", "faces", "error"])?;
             self.header = true;
         }
         let kind = match r.kind {
@@ -364,6 +373,9 @@ mod tests {
     #[test]
     fn csv_quotes_commas() {
         let out = render(Format::Csv, &[sample()]);
-        assert!(out.starts_with("path,kind,label,score,faces,error\n\"a,b.jpg\",image,fake,0.9,1,"), "{out}");
+        assert!(
+            out.starts_with("path,kind,label,score,faces,error\n\"a,b.jpg\",image,fake,0.9,1,"),
+            "{out}"
+        );
     }
 }

@@ -123,7 +123,10 @@ fn tool_missing(tool: &str, e: std::io::Error) -> Error {
 fn parse_rate(rate: &str) -> f64 {
     match rate.split_once('/') {
         Some((n, d)) => {
-            let (n, d) = (n.parse::<f64>().unwrap_or(0.0), d.parse::<f64>().unwrap_or(0.0));
+            let (n, d) = (
+                n.parse::<f64>().unwrap_or(0.0),
+                d.parse::<f64>().unwrap_or(0.0),
+            );
             if d > 0.0 { n / d } else { 0.0 }
         }
         None => rate.parse().unwrap_or(0.0),
@@ -146,7 +149,10 @@ pub fn probe(path: &Path) -> Result<VideoInfo> {
     })?;
     if !output.status.success() && probe.streams.is_empty() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(video_err(format!("not a readable video ({})", first_line(&stderr))));
+        return Err(video_err(format!(
+            "not a readable video ({})",
+            first_line(&stderr)
+        )));
     }
     let stream = probe
         .streams
@@ -188,7 +194,10 @@ pub fn probe(path: &Path) -> Result<VideoInfo> {
 }
 
 fn first_line(s: &str) -> &str {
-    s.lines().find(|l| !l.trim().is_empty()).unwrap_or("ffprobe gave no reason").trim()
+    s.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("ffprobe gave no reason")
+        .trim()
 }
 
 /// Decodes the sampled frames of a video, handing each to `on_frame` as soon as it is decoded
@@ -211,29 +220,34 @@ pub fn decode_frames(
     }
     let deadline = Instant::now() + params.time_limit;
     let mut warnings = Vec::new();
-    let seek = matches!(params.sampling, Sampling::Uniform(_)) && info.duration_s > params.seek_above_s;
+    let seek =
+        matches!(params.sampling, Sampling::Uniform(_)) && info.duration_s > params.seek_above_s;
     let mut count = 0usize;
     if seek {
-        let Sampling::Uniform(n) = params.sampling else { unreachable!() };
+        let Sampling::Uniform(n) = params.sampling else {
+            unreachable!()
+        };
         for i in 0..n {
             if Instant::now() > deadline {
-                warnings.push(format!("time limit of {:?} reached; {count} of {n} frames scored", params.time_limit));
+                warnings.push(format!(
+                    "time limit of {:?} reached; {count} of {n} frames scored",
+                    params.time_limit
+                ));
                 break;
             }
             let t = (i as f64 + 0.5) * info.duration_s / n as f64;
             let mut run = FfmpegRun::start(path, Some(t), None, &info)?;
             if let Some(frame) = run.next_frame(&info)? {
-                on_frame(VideoFrame {
-                    time_s: t,
-                    ..frame
-                })?;
+                on_frame(VideoFrame { time_s: t, ..frame })?;
                 count += 1;
             }
             warnings.extend(run.finish());
         }
     } else {
         let filter = match params.sampling {
-            Sampling::Uniform(n) if info.duration_s > 0.0 => Some(info.duration_s / n.max(1) as f64),
+            Sampling::Uniform(n) if info.duration_s > 0.0 => {
+                Some(info.duration_s / n.max(1) as f64)
+            }
             Sampling::Uniform(_) => None,
             Sampling::Fps(r) => Some(1.0 / r.max(1e-6)),
             Sampling::All => None,
@@ -250,7 +264,10 @@ pub fn decode_frames(
                 break;
             }
             if Instant::now() > deadline {
-                warnings.push(format!("time limit of {:?} reached; {count} frames scored", params.time_limit));
+                warnings.push(format!(
+                    "time limit of {:?} reached; {count} frames scored",
+                    params.time_limit
+                ));
                 break;
             }
         }
@@ -261,7 +278,10 @@ pub fn decode_frames(
         }
     }
     if count == 0 {
-        let why = warnings.first().cloned().unwrap_or_else(|| "no frame could be decoded".into());
+        let why = warnings
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "no frame could be decoded".into());
         return Err(video_err(format!("no decodable frame ({why})")));
     }
     Ok((info, warnings))
@@ -276,7 +296,12 @@ struct FfmpegRun {
 }
 
 impl FfmpegRun {
-    fn start(path: &Path, seek: Option<f64>, min_step: Option<f64>, info: &VideoInfo) -> Result<FfmpegRun> {
+    fn start(
+        path: &Path,
+        seek: Option<f64>,
+        min_step: Option<f64>,
+        info: &VideoInfo,
+    ) -> Result<FfmpegRun> {
         let mut cmd = Command::new("ffmpeg");
         cmd.args(["-nostdin", "-hide_banner", "-loglevel", "info"]);
         if let Some(t) = seek {
@@ -296,7 +321,15 @@ impl FfmpegRun {
         if seek.is_some() {
             cmd.args(["-frames:v", "1"]);
         }
-        cmd.args(["-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]);
+        cmd.args([
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ]);
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -308,9 +341,15 @@ impl FfmpegRun {
         let (tx, times) = mpsc::channel();
         let log = std::thread::spawn(move || {
             let mut problems = Vec::new();
-            for line in BufReader::new(stderr).lines().map_while(std::result::Result::ok) {
+            for line in BufReader::new(stderr)
+                .lines()
+                .map_while(std::result::Result::ok)
+            {
                 if let Some(rest) = line.split("pts_time:").nth(1) {
-                    let t = rest.split_whitespace().next().and_then(|v| v.parse::<f64>().ok());
+                    let t = rest
+                        .split_whitespace()
+                        .next()
+                        .and_then(|v| v.parse::<f64>().ok());
                     let _ = tx.send(t.unwrap_or(f64::NAN));
                 } else if is_problem(&line) && problems.len() < 5 {
                     problems.push(line.trim().to_string());
@@ -319,7 +358,12 @@ impl FfmpegRun {
             problems
         });
         let _ = info;
-        Ok(FfmpegRun { child, stdout, times, log })
+        Ok(FfmpegRun {
+            child,
+            stdout,
+            times,
+            log,
+        })
     }
 
     fn next_frame(&mut self, info: &VideoInfo) -> Result<Option<VideoFrame>> {
@@ -337,10 +381,22 @@ impl FfmpegRun {
         if filled < len {
             return Ok(None);
         }
-        let time_s = self.times.recv_timeout(Duration::from_secs(10)).unwrap_or(f64::NAN);
-        let image = RgbImage::from_raw(info.width, info.height, buf).expect("buffer has the frame size");
-        let index = if info.fps > 0.0 && time_s.is_finite() { (time_s * info.fps).round() as u64 } else { 0 };
-        Ok(Some(VideoFrame { index, time_s, image }))
+        let time_s = self
+            .times
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or(f64::NAN);
+        let image =
+            RgbImage::from_raw(info.width, info.height, buf).expect("buffer has the frame size");
+        let index = if info.fps > 0.0 && time_s.is_finite() {
+            (time_s * info.fps).round() as u64
+        } else {
+            0
+        };
+        Ok(Some(VideoFrame {
+            index,
+            time_s,
+            image,
+        }))
     }
 
     /// Stops ffmpeg and returns the decoder problems it logged.
@@ -354,9 +410,16 @@ impl FfmpegRun {
 
 fn is_problem(line: &str) -> bool {
     let l = line.to_ascii_lowercase();
-    ["error", "invalid", "corrupt", "truncated", "missing", "partial file"]
-        .iter()
-        .any(|w| l.contains(w))
+    [
+        "error",
+        "invalid",
+        "corrupt",
+        "truncated",
+        "missing",
+        "partial file",
+    ]
+    .iter()
+    .any(|w| l.contains(w))
 }
 
 #[cfg(test)]

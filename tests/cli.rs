@@ -7,7 +7,11 @@ use predicates::prelude::*;
 
 #[test]
 fn help_and_version_exit_zero() {
-    facetell().arg("--help").assert().success().stdout(predicate::str::contains("scan"));
+    facetell()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("scan"));
     facetell().arg("--version").assert().success();
 }
 
@@ -35,12 +39,19 @@ fn missing_models_folder_says_how_to_fix_it() {
         .args(["scan", "--models", "/nonexistent-models", "x.jpg"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("no manifest.toml in /nonexistent-models").and(predicate::str::contains("--models")));
+        .stderr(
+            predicate::str::contains("no manifest.toml in /nonexistent-models")
+                .and(predicate::str::contains("--models")),
+        );
 }
 
 #[test]
 fn resume_needs_output_and_shard_is_checked() {
-    facetell().args(["scan", "--resume", "x.jpg"]).assert().code(2).stderr(predicate::str::contains("--output"));
+    facetell()
+        .args(["scan", "--resume", "x.jpg"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--output"));
     facetell()
         .args(["scan", "--shard", "4/4", "x.jpg"])
         .assert()
@@ -67,12 +78,25 @@ fn unreadable_and_bogus_files_get_error_records_and_the_scan_goes_on() {
         .clone();
     let recs = records(&out);
     assert_eq!(recs.len(), 3);
-    let by_name = |n: &str| recs.iter().find(|r| r["path"].as_str().unwrap().ends_with(n)).unwrap();
+    let by_name = |n: &str| {
+        recs.iter()
+            .find(|r| r["path"].as_str().unwrap().ends_with(n))
+            .unwrap()
+    };
     let missing = by_name("missing.jpg");
     assert_eq!(missing["label"], "error");
-    assert!(missing["error"].as_str().unwrap().contains("cannot read file"), "{missing}");
+    assert!(
+        missing["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot read file"),
+        "{missing}"
+    );
     let text = by_name("notes.jpg");
-    assert!(text["error"].as_str().unwrap().contains("looks like text"), "{text}");
+    assert!(
+        text["error"].as_str().unwrap().contains("looks like text"),
+        "{text}"
+    );
     assert!(by_name("real_00008.jpg")["score"].is_number());
 }
 
@@ -80,8 +104,17 @@ fn unreadable_and_bogus_files_get_error_records_and_the_scan_goes_on() {
 fn a_picture_without_faces_is_no_face_and_exit_zero() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gradient.png");
-    image::RgbImage::from_fn(320, 240, |x, y| image::Rgb([x as u8, y as u8, 128])).save(&path).unwrap();
-    let out = facetell().args(["scan", "--format", "jsonl"]).arg(&path).assert().code(0).get_output().stdout.clone();
+    image::RgbImage::from_fn(320, 240, |x, y| image::Rgb([x as u8, y as u8, 128]))
+        .save(&path)
+        .unwrap();
+    let out = facetell()
+        .args(["scan", "--format", "jsonl"])
+        .arg(&path)
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
     let rec = &records(&out)[0];
     assert_eq!(rec["label"], "no_face");
     assert!(rec["score"].is_null());
@@ -97,7 +130,13 @@ fn every_format_renders() {
         ("json", "\"kind\":\"image\""),
         ("jsonl", "\"faces\":[{\"box\""),
     ] {
-        let out = facetell().args(["scan", "--format", format]).arg(&real).assert().get_output().stdout.clone();
+        let out = facetell()
+            .args(["scan", "--format", format])
+            .arg(&real)
+            .assert()
+            .get_output()
+            .stdout
+            .clone();
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains(check), "{format}: {text}");
     }
@@ -115,7 +154,11 @@ fn shards_cover_a_folder_exactly_once() {
             .get_output()
             .stdout
             .clone();
-        seen.extend(records(&out).into_iter().map(|r| r["path"].as_str().unwrap().to_string()));
+        seen.extend(
+            records(&out)
+                .into_iter()
+                .map(|r| r["path"].as_str().unwrap().to_string()),
+        );
     }
     let total = seen.len();
     seen.sort();
@@ -138,21 +181,34 @@ fn resume_after_a_kill_scores_every_file_exactly_once() {
         .unwrap();
     // Wait for some records, then kill without warning.
     let start = std::time::Instant::now();
-    while std::fs::read_to_string(&out).map_or(0, |s| s.lines().count()) < 5 && start.elapsed().as_secs() < 120 {
+    while std::fs::read_to_string(&out).map_or(0, |s| s.lines().count()) < 5
+        && start.elapsed().as_secs() < 120
+    {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     child.kill().unwrap();
     child.wait().unwrap();
     let partial = std::fs::read_to_string(&out).unwrap().lines().count();
-    assert!(partial >= 5 && partial < 250, "killed after {partial} records");
+    assert!(
+        (5..250).contains(&partial),
+        "killed after {partial} records"
+    );
     // Simulate a record cut short by the kill.
     let mut f = std::fs::OpenOptions::new().append(true).open(&out).unwrap();
     std::io::Write::write_all(&mut f, b"{\"path\": \"trunc").unwrap();
     drop(f);
 
-    facetell().args(["scan", "--resume", "--output"]).arg(&out).arg(&folder).assert().stderr(predicate::str::contains("resuming"));
+    facetell()
+        .args(["scan", "--resume", "--output"])
+        .arg(&out)
+        .arg(&folder)
+        .assert()
+        .stderr(predicate::str::contains("resuming"));
     let text = std::fs::read_to_string(&out).unwrap();
-    let mut paths: Vec<String> = records(text.as_bytes()).iter().map(|r| r["path"].as_str().unwrap().to_string()).collect();
+    let mut paths: Vec<String> = records(text.as_bytes())
+        .iter()
+        .map(|r| r["path"].as_str().unwrap().to_string())
+        .collect();
     let total = paths.len();
     paths.sort();
     paths.dedup();

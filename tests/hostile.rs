@@ -33,7 +33,11 @@ fn bomb_png(width: u32, height: u32) -> Vec<u8> {
     ihdr.extend(height.to_be_bytes());
     ihdr.extend([8, 2, 0, 0, 0]);
     chunk(&mut png, b"IHDR", &ihdr);
-    chunk(&mut png, b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+    chunk(
+        &mut png,
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    );
     chunk(&mut png, b"IEND", &[]);
     png
 }
@@ -59,7 +63,9 @@ impl Corpus {
 }
 
 fn build() -> Corpus {
-    let c = Corpus { dir: tempfile::tempdir().unwrap() };
+    let c = Corpus {
+        dir: tempfile::tempdir().unwrap(),
+    };
     let face = image::open(portrait()).unwrap();
     let jpeg = std::fs::read(portrait()).unwrap();
     let png = encode(&face, ImageFormat::Png);
@@ -70,18 +76,41 @@ fn build() -> Corpus {
     c.write("text.jpg", b"this is not an image\n");
     c.write("png_named.jpg", &png);
     c.write("bomb.png", &bomb_png(30_000, 30_000));
-    c.write("one_pixel.png", &encode(&DynamicImage::new_rgb8(1, 1), ImageFormat::Png));
+    c.write(
+        "one_pixel.png",
+        &encode(&DynamicImage::new_rgb8(1, 1), ImageFormat::Png),
+    );
     let gray16: ImageBuffer<Luma<u16>, Vec<u16>> = face.to_luma16();
-    c.write("gray16.png", &encode(&DynamicImage::ImageLuma16(gray16), ImageFormat::Png));
-    c.write("gray.png", &encode(&DynamicImage::ImageLuma8(face.to_luma8()), ImageFormat::Png));
+    c.write(
+        "gray16.png",
+        &encode(&DynamicImage::ImageLuma16(gray16), ImageFormat::Png),
+    );
+    c.write(
+        "gray.png",
+        &encode(&DynamicImage::ImageLuma8(face.to_luma8()), ImageFormat::Png),
+    );
     let rgba: ImageBuffer<Rgba<u8>, Vec<u8>> = face.to_rgba8();
-    c.write("rgba.png", &encode(&DynamicImage::ImageRgba8(rgba), ImageFormat::Png));
+    c.write(
+        "rgba.png",
+        &encode(&DynamicImage::ImageRgba8(rgba), ImageFormat::Png),
+    );
     // CMYK JPEG
     let rgb = face.to_rgb8();
-    let cmyk: Vec<u8> = rgb.pixels().flat_map(|p| { let [r, g, b] = p.0; [255 - r, 255 - g, 255 - b, 0] }).collect();
+    let cmyk: Vec<u8> = rgb
+        .pixels()
+        .flat_map(|p| {
+            let [r, g, b] = p.0;
+            [255 - r, 255 - g, 255 - b, 0]
+        })
+        .collect();
     let mut cmyk_jpeg = Vec::new();
     jpeg_encoder::Encoder::new(&mut cmyk_jpeg, 90)
-        .encode(&cmyk, rgb.width() as u16, rgb.height() as u16, jpeg_encoder::ColorType::Cmyk)
+        .encode(
+            &cmyk,
+            rgb.width() as u16,
+            rgb.height() as u16,
+            jpeg_encoder::ColorType::Cmyk,
+        )
         .unwrap();
     c.write("cmyk.jpg", &cmyk_jpeg);
     // animated GIF: two frames
@@ -89,7 +118,8 @@ fn build() -> Corpus {
         let file = std::fs::File::create(c.path("animated.gif")).unwrap();
         let mut enc = image::codecs::gif::GifEncoder::new(file);
         let small = image::imageops::thumbnail(&face.to_rgba8(), 300, 300);
-        enc.encode_frames([image::Frame::new(small.clone()), image::Frame::new(small)]).unwrap();
+        enc.encode_frames([image::Frame::new(small.clone()), image::Frame::new(small)])
+            .unwrap();
     }
     // symlinks: broken, and a loop inside a folder
     std::os::unix::fs::symlink(c.path("nowhere.jpg"), c.path("broken_link.jpg")).unwrap();
@@ -105,7 +135,13 @@ fn build() -> Corpus {
 
 fn record<'a>(recs: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
     recs.iter()
-        .find(|r| Path::new(r["path"].as_str().unwrap()).file_name().unwrap().to_string_lossy() == name)
+        .find(|r| {
+            Path::new(r["path"].as_str().unwrap())
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                == name
+        })
         .unwrap_or_else(|| panic!("no record for {name}"))
 }
 
@@ -113,8 +149,18 @@ fn record<'a>(recs: &'a [serde_json::Value], name: &str) -> &'a serde_json::Valu
 fn every_hostile_file_gets_a_record_and_the_scan_survives() {
     let c = build();
     let named: Vec<PathBuf> = [
-        "empty.jpg", "truncated.jpg", "truncated.png", "text.jpg", "png_named.jpg", "bomb.png",
-        "one_pixel.png", "gray16.png", "gray.png", "rgba.png", "cmyk.jpg", "animated.gif",
+        "empty.jpg",
+        "truncated.jpg",
+        "truncated.png",
+        "text.jpg",
+        "png_named.jpg",
+        "bomb.png",
+        "one_pixel.png",
+        "gray16.png",
+        "gray.png",
+        "rgba.png",
+        "cmyk.jpg",
+        "animated.gif",
         "broken_link.jpg",
     ]
     .iter()
@@ -127,7 +173,12 @@ fn every_hostile_file_gets_a_record_and_the_scan_survives() {
         .timeout(Duration::from_secs(300))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stderr.contains("symlink loop"), "{stderr}");
@@ -148,7 +199,14 @@ fn every_hostile_file_gets_a_record_and_the_scan_survives() {
     // zune-jpeg fills a truncated scan with grey: scored or an error, never a crash
     assert!(record(&recs, "truncated.jpg")["label"].is_string());
 
-    for name in ["png_named.jpg", "gray16.png", "gray.png", "rgba.png", "cmyk.jpg", "animated.gif"] {
+    for name in [
+        "png_named.jpg",
+        "gray16.png",
+        "gray.png",
+        "rgba.png",
+        "cmyk.jpg",
+        "animated.gif",
+    ] {
         let r = record(&recs, name);
         assert!(r["score"].is_number(), "{name} should be scored: {r}");
         assert_eq!(r["faces"].as_array().unwrap().len(), 1, "{name}: {r}");
@@ -166,8 +224,15 @@ fn odd_names_and_folders_named_like_images_are_walked() {
         .output()
         .unwrap();
     let recs = records(&out.stdout);
-    assert!(recs.iter().any(|r| r["path"].as_str().unwrap().contains("caf\u{FFFD}.jpg")), "non-UTF-8 name missing");
-    assert!(recs.iter().all(|r| !r["path"].as_str().unwrap().ends_with("folder.jpg")));
+    assert!(
+        recs.iter()
+            .any(|r| r["path"].as_str().unwrap().contains("caf\u{FFFD}.jpg")),
+        "non-UTF-8 name missing"
+    );
+    assert!(
+        recs.iter()
+            .all(|r| !r["path"].as_str().unwrap().ends_with("folder.jpg"))
+    );
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -175,13 +240,15 @@ fn odd_names_and_folders_named_like_images_are_walked() {
 fn exif_orientation_is_applied() {
     // TIFF header (big endian), one IFD entry: Orientation (0x0112) SHORT = 6 (rotate 90 cw).
     let exif = [
-        b'M', b'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0,
+        b'M', b'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0,
+        0, 0,
     ];
     let rgb = image::RgbImage::from_pixel(40, 20, image::Rgb([200, 10, 10]));
     let mut bytes = Vec::new();
     let mut enc = jpeg_encoder::Encoder::new(&mut bytes, 90);
     enc.add_exif_metadata(&exif).unwrap();
-    enc.encode(rgb.as_raw(), 40, 20, jpeg_encoder::ColorType::Rgb).unwrap();
+    enc.encode(rgb.as_raw(), 40, 20, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
     let decoded = facetell::decode::decode_image(&bytes, &Default::default()).unwrap();
     assert_eq!(decoded.dimensions(), (20, 40));
 }

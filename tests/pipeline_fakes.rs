@@ -2,7 +2,9 @@
 
 use facetell::classify::ClassifierOutput;
 use facetell::report::SkipReason;
-use facetell::{Config, CropPolicy, Detector, Face, FaceClassifier, FaceDetector, Label, Normalization};
+use facetell::{
+    Config, CropPolicy, Detector, Face, FaceClassifier, FaceDetector, Label, Normalization,
+};
 use image::{Rgb, RgbImage};
 use ndarray::ArrayView4;
 
@@ -49,7 +51,13 @@ fn policy() -> CropPolicy {
     CropPolicy {
         name: "test".into(),
         size: 32,
-        template: [[0.3, 0.4], [0.7, 0.4], [0.5, 0.55], [0.35, 0.75], [0.65, 0.75]],
+        template: [
+            [0.3, 0.4],
+            [0.7, 0.4],
+            [0.5, 0.55],
+            [0.35, 0.75],
+            [0.65, 0.75],
+        ],
     }
 }
 
@@ -58,7 +66,10 @@ fn detector(faces: Vec<Face>) -> Detector {
         Box::new(FixedFaces(faces)),
         Box::new(RedIsFake),
         policy(),
-        Normalization { mean: [0.0; 3], std: [1.0; 3] },
+        Normalization {
+            mean: [0.0; 3],
+            std: [1.0; 3],
+        },
         0.5,
         Config::default(),
     )
@@ -66,12 +77,21 @@ fn detector(faces: Vec<Face>) -> Detector {
 
 /// Left half red, right half grey.
 fn image() -> RgbImage {
-    RgbImage::from_fn(400, 200, |x, _| if x < 200 { Rgb([250, 0, 0]) } else { Rgb([90, 90, 90]) })
+    RgbImage::from_fn(400, 200, |x, _| {
+        if x < 200 {
+            Rgb([250, 0, 0])
+        } else {
+            Rgb([90, 90, 90])
+        }
+    })
 }
 
 #[test]
 fn image_score_is_the_max_over_faces() {
-    let d = detector(vec![face_at(250.0, 50.0, 100.0), face_at(50.0, 50.0, 100.0)]);
+    let d = detector(vec![
+        face_at(250.0, 50.0, 100.0),
+        face_at(50.0, 50.0, 100.0),
+    ]);
     let verdict = d.score_image(&image()).unwrap();
     assert_eq!(verdict.faces.len(), 2);
     let grey = verdict.faces[0].score.unwrap();

@@ -87,7 +87,11 @@ pub fn run(args: CropArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|p| p.into_inner())
         .flush()
         .context("cannot write crops.jsonl")?;
-    Ok(if failed > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if failed > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn crop_one(

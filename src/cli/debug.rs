@@ -30,9 +30,15 @@ pub fn classify(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     let size = detector.crop_policy().size;
     let mut out = std::io::stdout().lock();
     for path in &args.crops {
-        let image = detector.decode(&std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?)?;
+        let image = detector.decode(
+            &std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+        )?;
         if image.dimensions() != (size, size) {
-            bail!("{}: crop is {:?}, the model takes {size}x{size}", path.display(), image.dimensions());
+            bail!(
+                "{}: crop is {:?}, the model takes {size}x{size}",
+                path.display(),
+                image.dimensions()
+            );
         }
         let output = &detector.classify_crops(&[&image])?[0];
         let record = serde_json::json!({

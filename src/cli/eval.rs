@@ -78,9 +78,14 @@ fn read_labels(args: &EvalArgs) -> anyhow::Result<Vec<Row>> {
         .with_context(|| format!("cannot read --labels {}", args.labels.display()))?;
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
-        let record = record.with_context(|| format!("{}: bad CSV row {}", args.labels.display(), i + 2))?;
+        let record =
+            record.with_context(|| format!("{}: bad CSV row {}", args.labels.display(), i + 2))?;
         let (Some(path), Some(label)) = (record.get(0), record.get(1)) else {
-            bail!("{}: row {} needs path,label[,set]", args.labels.display(), i + 2);
+            bail!(
+                "{}: row {} needs path,label[,set]",
+                args.labels.display(),
+                i + 2
+            );
         };
         let fake = match label.trim().to_ascii_lowercase().as_str() {
             "fake" | "1" => true,
@@ -128,25 +133,37 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
             out.push_str(&serde_json::to_string(r)?);
             out.push('\n');
         }
-        std::fs::write(path, out).with_context(|| format!("cannot write --records {}", path.display()))?;
+        std::fs::write(path, out)
+            .with_context(|| format!("cannot write --records {}", path.display()))?;
     }
 
     let threshold = detector.threshold();
     let results = summarise(&rows, &reports, threshold);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({
-            "model": detector.model_name(),
-            "threshold": threshold,
-            "sets": results,
-        }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "model": detector.model_name(),
+                "threshold": threshold,
+                "sets": results,
+            }))?
+        );
     } else {
         print_table(&results, detector.model_name(), threshold);
     }
     let errors: usize = reports.iter().filter(|r| r.label == Label::Error).count();
     for r in reports.iter().filter(|r| r.label == Label::Error) {
-        eprintln!("facetell: error: {}: {}", r.path, r.error.as_deref().unwrap_or(""));
+        eprintln!(
+            "facetell: error: {}: {}",
+            r.path,
+            r.error.as_deref().unwrap_or("")
+        );
     }
-    Ok(if errors > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if errors > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// One scored item for a metric: (score, fake).
@@ -166,13 +183,20 @@ fn summarise(rows: &[Row], reports: &[FileReport], threshold: f32) -> Vec<SetRes
         }
         if let Some(v) = &report.video {
             let frames = groups.entry((row.set.clone(), "frame")).or_default();
-            frames.0.extend(v.frames.iter().filter_map(|f| f.score.map(|s| (s, row.fake))));
+            frames.0.extend(
+                v.frames
+                    .iter()
+                    .filter_map(|f| f.score.map(|s| (s, row.fake))),
+            );
         }
     }
     // Reals of each level, to pair with fake-only sets.
     let mut reals: BTreeMap<&'static str, Items> = BTreeMap::new();
     for ((_, level), (items, _, _)) in &groups {
-        reals.entry(level).or_default().extend(items.iter().filter(|i| !i.1));
+        reals
+            .entry(level)
+            .or_default()
+            .extend(items.iter().filter(|i| !i.1));
     }
     let mut out = Vec::new();
     for ((set, level), (items, errors, no_face)) in &groups {
@@ -215,7 +239,19 @@ fn print_table(results: &[SetResult], model: &str, threshold: f32) {
     println!("model {model}, threshold {threshold}");
     println!(
         "{:<28} {:<6} {:>5} {:>5} {:>6} {:>6} {:>6} {:>9} {:>9} {:>8} {:>8} {:>4} {:>6}",
-        "set", "level", "n", "fake", "AUC", "AP", "EER", "TPR@1%", "TPR@5%", "FPR@thr", "TPR@thr", "err", "noface"
+        "set",
+        "level",
+        "n",
+        "fake",
+        "AUC",
+        "AP",
+        "EER",
+        "TPR@1%",
+        "TPR@5%",
+        "FPR@thr",
+        "TPR@thr",
+        "err",
+        "noface"
     );
     for r in results {
         let m = &r.metrics;

@@ -79,10 +79,10 @@ impl ModelOptions {
     }
 
     fn config(&self, threshold: Option<f32>) -> anyhow::Result<Config> {
-        if let Some(t) = threshold {
-            if !(0.0..=1.0).contains(&t) {
-                bail!("--threshold {t} is outside 0..1");
-            }
+        if let Some(t) = threshold
+            && !(0.0..=1.0).contains(&t)
+        {
+            bail!("--threshold {t} is outside 0..1");
         }
         if self.min_face < 0.0 {
             bail!("--min-face must not be negative");

@@ -82,8 +82,14 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
     let (i, n) = s
         .split_once('/')
         .ok_or_else(|| format!("expected I/N such as 0/4, got {s:?}"))?;
-    let i: u64 = i.trim().parse().map_err(|_| format!("shard index {i:?} is not a number"))?;
-    let n: u64 = n.trim().parse().map_err(|_| format!("shard count {n:?} is not a number"))?;
+    let i: u64 = i
+        .trim()
+        .parse()
+        .map_err(|_| format!("shard index {i:?} is not a number"))?;
+    let n: u64 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("shard count {n:?} is not a number"))?;
     if n == 0 || i >= n {
         return Err(format!("shard index must be in 0..{n} (0-based), got {i}"));
     }
@@ -191,8 +197,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     writer.finish().context("cannot write the output")?;
     drop(writer);
     if let Some((temp, target)) = temp {
-        temp.persist(&target)
-            .with_context(|| format!("cannot move the output into place at {}", target.display()))?;
+        temp.persist(&target).with_context(|| {
+            format!("cannot move the output into place at {}", target.display())
+        })?;
     }
     progress.finish_and_clear();
     if summary.errors > 0 {
@@ -220,7 +227,9 @@ impl Sink {
                 done: HashSet::new(),
             });
         };
-        let is_jsonl = path.extension().is_none_or(|e| e != "json" && e != "csv" && e != "txt");
+        let is_jsonl = path
+            .extension()
+            .is_none_or(|e| e != "json" && e != "csv" && e != "txt");
         if resume || is_jsonl {
             let mut file = OpenOptions::new()
                 .create(true)
@@ -230,14 +239,21 @@ impl Sink {
                 .truncate(!resume)
                 .open(path)
                 .with_context(|| format!("cannot open --output {}", path.display()))?;
-            let done = if resume { recorded_paths(&mut file, path)? } else { HashSet::new() };
+            let done = if resume {
+                recorded_paths(&mut file, path)?
+            } else {
+                HashSet::new()
+            };
             return Ok(Sink {
                 out: Box::new(file),
                 temp: None,
                 done,
             });
         }
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let temp = tempfile::NamedTempFile::new_in(dir)
             .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
         let (file, temp_path) = temp.into_parts();
@@ -285,9 +301,17 @@ fn recorded_paths(file: &mut File, path: &Path) -> anyhow::Result<HashSet<String
 }
 
 /// Scores one job; a panic inside becomes the file's error record.
-fn score_job(detector: &Detector, job: &Job, video: &VideoParams, heatmap: Option<&Path>) -> FileReport {
+fn score_job(
+    detector: &Detector,
+    job: &Job,
+    video: &VideoParams,
+    heatmap: Option<&Path>,
+) -> FileReport {
     let kind = match job {
-        Job::File(Input { kind: InputKind::Video, .. }) => Kind::Video,
+        Job::File(Input {
+            kind: InputKind::Video,
+            ..
+        }) => Kind::Video,
         Job::File(_) => Kind::Image,
         Job::Sequence(_) => Kind::Frames,
     };
@@ -315,10 +339,10 @@ fn score_job(detector: &Detector, job: &Job, video: &VideoParams, heatmap: Optio
 fn score_image(detector: &Detector, path: &Path, heatmap: Option<&Path>) -> FileReport {
     let result = detector.score_image_path(path);
     let mut report = facetell::image_report(path, result.as_ref());
-    if let (Some(dir), Ok(verdict)) = (heatmap, &result) {
-        if let Err(e) = write_heatmaps(dir, path, verdict) {
-            report.warnings.push(format!("heatmap not written: {e:#}"));
-        }
+    if let (Some(dir), Ok(verdict)) = (heatmap, &result)
+        && let Err(e) = write_heatmaps(dir, path, verdict)
+    {
+        report.warnings.push(format!("heatmap not written: {e:#}"));
     }
     report
 }
@@ -332,7 +356,10 @@ fn write_heatmaps(dir: &Path, path: &Path, verdict: &facetell::ImageVerdict) -> 
         .map(|b| format!("{b:02x}"))
         .collect();
     for (i, face) in verdict.faces.iter().enumerate() {
-        let (Some(crop), Some(map)) = (&face.crop, face.output.as_ref().and_then(|o| o.boundary.as_ref())) else {
+        let (Some(crop), Some(map)) = (
+            &face.crop,
+            face.output.as_ref().and_then(|o| o.boundary.as_ref()),
+        ) else {
             continue;
         };
         let file = dir.join(format!("{stem}-{tag}_face{i}.png"));
@@ -397,7 +424,9 @@ mod tests {
 
     #[test]
     fn shards_partition_the_inputs() {
-        let paths: Vec<PathBuf> = (0..200).map(|i| PathBuf::from(format!("d/{i}.jpg"))).collect();
+        let paths: Vec<PathBuf> = (0..200)
+            .map(|i| PathBuf::from(format!("d/{i}.jpg")))
+            .collect();
         let mut counts = [0; 3];
         for p in &paths {
             counts[shard_of(p, 3) as usize] += 1;

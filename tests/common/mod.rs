@@ -28,7 +28,11 @@ pub fn ffmpeg(args: &[&str]) {
         .args(args)
         .output()
         .expect("ffmpeg is installed (.ci/run installs it)");
-    assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Compares `actual` with the golden file `tests/golden/<name>.json`, numbers within
@@ -36,7 +40,9 @@ pub fn ffmpeg(args: &[&str]) {
 /// `FACETELL_BLESS=1 cargo test` rewrites the golden files: only on purpose, and say why in the
 /// commit.
 pub fn check_golden(name: &str, actual: &serde_json::Value) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{name}.json"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("{name}.json"));
     if std::env::var_os("FACETELL_BLESS").is_some() {
         std::fs::write(&path, serde_json::to_string_pretty(actual).unwrap() + "\n").unwrap();
         return;
@@ -54,17 +60,28 @@ fn same(a: &serde_json::Value, b: &serde_json::Value, at: String) -> Result<(), 
     match (a, b) {
         (Number(x), Number(y)) => {
             let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
-            if (x - y).abs() <= 0.01 + 0.002 * y.abs() { Ok(()) } else { Err(format!("{at}: {x} vs {y}")) }
+            if (x - y).abs() <= 0.01 + 0.002 * y.abs() {
+                Ok(())
+            } else {
+                Err(format!("{at}: {x} vs {y}"))
+            }
         }
         (Array(x), Array(y)) => {
             if x.len() != y.len() {
                 return Err(format!("{at}: length {} vs {}", x.len(), y.len()));
             }
-            x.iter().zip(y).enumerate().try_for_each(|(i, (x, y))| same(x, y, format!("{at}[{i}]")))
+            x.iter()
+                .zip(y)
+                .enumerate()
+                .try_for_each(|(i, (x, y))| same(x, y, format!("{at}[{i}]")))
         }
         (Object(x), Object(y)) => {
             if x.len() != y.len() {
-                return Err(format!("{at}: keys {:?} vs {:?}", x.keys().collect::<Vec<_>>(), y.keys().collect::<Vec<_>>()));
+                return Err(format!(
+                    "{at}: keys {:?} vs {:?}",
+                    x.keys().collect::<Vec<_>>(),
+                    y.keys().collect::<Vec<_>>()
+                ));
             }
             x.iter().try_for_each(|(k, v)| match y.get(k) {
                 Some(w) => same(v, w, format!("{at}.{k}")),
@@ -80,7 +97,11 @@ fn same(a: &serde_json::Value, b: &serde_json::Value, at: String) -> Result<(), 
 /// data lives.
 pub fn with_file_names(mut recs: Vec<serde_json::Value>) -> serde_json::Value {
     for r in &mut recs {
-        let name = Path::new(r["path"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned();
+        let name = Path::new(r["path"].as_str().unwrap())
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         r["path"] = name.into();
     }
     recs.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
