@@ -238,7 +238,12 @@ pub fn decode_frames(
             let t = (i as f64 + 0.5) * info.duration_s / n as f64;
             let mut run = FfmpegRun::start(path, Some(t), None, &info)?;
             if let Some(frame) = run.next_frame(&info)? {
-                on_frame(VideoFrame { time_s: t, ..frame })?;
+                // Input seeking restarts timestamps at zero: the frame's time is the seek target.
+                on_frame(VideoFrame {
+                    time_s: t,
+                    index: (t * info.fps).round() as u64,
+                    ..frame
+                })?;
                 count += 1;
             }
             warnings.extend(run.finish());

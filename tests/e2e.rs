@@ -353,3 +353,23 @@ fn rotation_metadata_is_honoured() {
         "upright faces expected after rotation: {portrait}"
     );
 }
+
+#[test]
+fn long_videos_are_sampled_by_seeking() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=duration=70:size=160x120:rate=10",
+        "-pix_fmt",
+        "yuv420p",
+        path.to_str().unwrap(),
+    ]);
+    let rec = &scan(&["--frames", "8"], &[path])[0];
+    assert_eq!(rec["frames_sampled"], 8, "{rec}");
+    let frames = rec["frames"].as_array().unwrap();
+    assert_eq!(frames[0]["time_s"], 4.375);
+    assert_eq!(frames[7]["index"], 656);
+}

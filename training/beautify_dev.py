@@ -37,7 +37,7 @@ def main():
     for row in csv.DictReader(open(DATA / "dev" / "labels.csv")):
         if row["label"] != "real" or not row["path"].endswith(".jpg"):
             continue
-        img = cv2.imread(str(DATA / "dev" / row["path"]))
+        img = cv2.imread(str(DATA / row["path"]))
         name = pathlib.Path(row["path"]).name
         cv2.imwrite(str(out / "real" / name), beautify(img), [cv2.IMWRITE_JPEG_QUALITY, 92])
         rows.append((f"real/{name}", "real", "beautified_" + row["set"]))
