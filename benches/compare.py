@@ -23,6 +23,8 @@ import numpy as np
 import onnxruntime as ort
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "models"))
+from detector_parity import session as centerface_session  # noqa: E402  (symbolic-size CenterFace)
 
 
 class Reference:
@@ -31,7 +33,7 @@ class Reference:
         self.crop = m["crop"]
         c = m["classifier"]
         self.mean, self.std = np.array(c["mean"], np.float32), np.array(c["std"], np.float32)
-        self.det = ort.InferenceSession(str(REPO / "models" / m["detector"]["file"]), providers=["CPUExecutionProvider"])
+        self.det = centerface_session()
         self.cls = ort.InferenceSession(str(REPO / "models" / c["file"]), providers=["CPUExecutionProvider"])
 
     def detect(self, rgb):
