@@ -1,6 +1,6 @@
 """Trains the face-swap classifier on pseudo-fakes made from real crops (see README.md).
 
-    python train.py --crops work/crops_train --dev-crops work/crops_dev --epochs 36 --out work/run
+    python train.py --crops work/crops_train --dev-crops work/crops_dev --epochs 45 --out work/run
 
 Crops come from `facetell crop` (the product's own detection and alignment).
 """
@@ -48,7 +48,7 @@ def main():
     p.add_argument("--crops", default="work/crops_train")
     p.add_argument("--dev-crops", default="work/crops_dev")
     p.add_argument("--arch", default="mobilenetv3_small_100")
-    p.add_argument("--epochs", type=int, default=36)
+    p.add_argument("--epochs", type=int, default=45)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--map-weight", type=float, default=5.0)
