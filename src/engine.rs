@@ -482,19 +482,17 @@ pub fn sample_indices(count: usize, sampling: Sampling) -> Vec<usize> {
 /// The record for an image file from its scoring result.
 pub fn image_report(path: &Path, result: std::result::Result<&ImageVerdict, &Error>) -> FileReport {
     let display = path.to_string_lossy().into_owned();
-    {
-        match result {
-            Ok(verdict) => FileReport {
-                path: display,
-                kind: Kind::Image,
-                label: verdict.label,
-                score: verdict.score.map(round4),
-                faces: verdict.face_reports(),
-                video: None,
-                error: None,
-                warnings: Vec::new(),
-            },
-            Err(e) => FileReport::error(display, Kind::Image, e.without_path()),
-        }
+    match result {
+        Ok(verdict) => FileReport {
+            path: display,
+            kind: Kind::Image,
+            label: verdict.label,
+            score: verdict.score.map(round4),
+            faces: verdict.face_reports(),
+            video: None,
+            error: None,
+            warnings: Vec::new(),
+        },
+        Err(e) => FileReport::error(display, Kind::Image, e.without_path()),
     }
 }

@@ -236,7 +236,7 @@ pub fn decode_frames(
                 break;
             }
             let t = (i as f64 + 0.5) * info.duration_s / n as f64;
-            let mut run = FfmpegRun::start(path, Some(t), None, &info)?;
+            let mut run = FfmpegRun::start(path, Some(t), None)?;
             if let Some(frame) = run.next_frame(&info)? {
                 // Input seeking restarts timestamps at zero: the frame's time is the seek target.
                 on_frame(VideoFrame {
@@ -261,7 +261,7 @@ pub fn decode_frames(
             Sampling::Uniform(n) => Some(n),
             _ => None,
         };
-        let mut run = FfmpegRun::start(path, None, filter, &info)?;
+        let mut run = FfmpegRun::start(path, None, filter)?;
         while let Some(frame) = run.next_frame(&info)? {
             on_frame(frame)?;
             count += 1;
@@ -301,12 +301,7 @@ struct FfmpegRun {
 }
 
 impl FfmpegRun {
-    fn start(
-        path: &Path,
-        seek: Option<f64>,
-        min_step: Option<f64>,
-        info: &VideoInfo,
-    ) -> Result<FfmpegRun> {
+    fn start(path: &Path, seek: Option<f64>, min_step: Option<f64>) -> Result<FfmpegRun> {
         let mut cmd = Command::new("ffmpeg");
         cmd.args(["-nostdin", "-hide_banner", "-loglevel", "info"]);
         if let Some(t) = seek {
@@ -362,7 +357,6 @@ impl FfmpegRun {
             }
             problems
         });
-        let _ = info;
         Ok(FfmpegRun {
             child,
             stdout,
