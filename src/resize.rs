@@ -1,5 +1,7 @@
 //! Shared resizing helper: every resize in facetell goes through fast_image_resize.
 
+use std::borrow::Cow;
+
 use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use image::RgbImage;
 
@@ -22,11 +24,17 @@ pub fn resize_region(
     dst
 }
 
-/// Resizes the whole of `src` to `width` x `height`.
-pub fn resize(src: &RgbImage, width: u32, height: u32) -> RgbImage {
+/// Resizes the whole of `src` to `width` x `height`; borrows `src` when it already has that size,
+/// so the common no-resize case (small photos, the full-resolution detector pass) copies nothing.
+pub fn resize(src: &RgbImage, width: u32, height: u32) -> Cow<'_, RgbImage> {
     let (w, h) = src.dimensions();
     if (w, h) == (width, height) {
-        return src.clone();
+        return Cow::Borrowed(src);
     }
-    resize_region(src, (0.0, 0.0, f64::from(w), f64::from(h)), width, height)
+    Cow::Owned(resize_region(
+        src,
+        (0.0, 0.0, f64::from(w), f64::from(h)),
+        width,
+        height,
+    ))
 }
