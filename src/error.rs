@@ -10,7 +10,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// A file could not be read from disk.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {}", io_reason(.source))]
     Io {
         /// The file that failed.
         path: PathBuf,
@@ -103,7 +103,28 @@ fn detail_suffix(detail: &str) -> String {
     }
 }
 
+/// The operating system's reason, with the fix for the common cases.
+fn io_reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    let hint = match e.kind() {
+        ErrorKind::PermissionDenied => "; give the scanning user read access to it",
+        ErrorKind::NotFound => "; check the path (a broken symlink reads as missing)",
+        _ => "",
+    };
+    format!("{e}{hint}")
+}
+
 impl Error {
+    /// The error for asking a build without the `ort` feature to use ONNX Runtime.
+    pub fn no_onnxruntime(model: &std::path::Path) -> Error {
+        Error::Model {
+            path: model.to_owned(),
+            reason: "this facetell was built without ONNX Runtime support; rebuild with \
+                     `cargo build --release --features ort` or use the default tract backend"
+                .into(),
+        }
+    }
+
     /// Attaches the input file this error concerns (no-op if it already names one).
     pub fn in_file(self, path: impl Into<PathBuf>) -> Error {
         match self {
@@ -119,7 +140,7 @@ impl Error {
     pub fn without_path(&self) -> String {
         match self {
             Error::InFile { source, .. } => source.without_path(),
-            Error::Io { source, .. } => format!("cannot read file: {source}"),
+            Error::Io { source, .. } => format!("cannot read file: {}", io_reason(source)),
             other => other.to_string(),
         }
     }

@@ -252,3 +252,43 @@ fn exif_orientation_is_applied() {
     let decoded = facetell::decode::decode_image(&bytes, &Default::default()).unwrap();
     assert_eq!(decoded.dimensions(), (20, 40));
 }
+
+/// A file the scanning user may not read. Tests often run as root, who reads anything, so then
+/// the scan runs under `setpriv` without the two capabilities that let root bypass file modes.
+#[test]
+fn unreadable_file_gets_an_error_record() {
+    use std::os::unix::fs::PermissionsExt;
+    let c = build();
+    let locked = c.write("locked.jpg", &std::fs::read(portrait()).unwrap());
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let readable_all_the_same = std::fs::read(&locked).is_ok();
+    let mut cmd = if readable_all_the_same {
+        let mut cmd = assert_cmd::Command::new("setpriv");
+        cmd.args(["--bounding-set=-dac_override,-dac_read_search", "--"])
+            .arg(assert_cmd::cargo::cargo_bin("facetell"));
+        cmd
+    } else {
+        facetell()
+    };
+    let out = cmd
+        .args(["scan", "--format", "jsonl"])
+        .arg(&locked)
+        .arg(portrait())
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs = records(&out.stdout);
+    assert_eq!(recs.len(), 2);
+    let r = record(&recs, "locked.jpg");
+    assert_eq!(r["label"], "error", "{r}");
+    let msg = r["error"].as_str().unwrap();
+    assert!(msg.contains("Permission denied"), "{msg:?}");
+    assert!(msg.contains("read access"), "{msg:?}");
+    assert!(record(&recs, "real_00008.jpg")["score"].is_number());
+}
