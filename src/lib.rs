@@ -30,6 +30,7 @@
 //! ```
 
 pub mod aggregate;
+pub mod backend;
 pub mod classify;
 pub mod crop;
 pub mod decode;
@@ -45,6 +46,7 @@ mod resize;
 pub mod video;
 
 pub use aggregate::Label;
+pub use backend::Backend;
 pub use classify::{ClassifierOutput, FaceClassifier, Normalization};
 pub use crop::FaceCrop;
 pub use detect::{DetectParams, Face, FaceDetector};

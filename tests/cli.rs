@@ -215,3 +215,25 @@ fn resume_after_a_kill_scores_every_file_exactly_once() {
     assert_eq!(paths.len(), total, "a file was scored twice");
     assert_eq!(total, std::fs::read_dir(&folder).unwrap().count());
 }
+
+#[cfg(not(feature = "ort"))]
+#[test]
+fn onnxruntime_backend_without_the_feature_says_how_to_get_it() {
+    facetell()
+        .args(["scan", "--backend", "ort"])
+        .arg(data().join("dev/yonsei/real/real_00008.jpg"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "built without ONNX Runtime support; rebuild with `cargo build --release --features ort`",
+        ));
+}
+
+#[test]
+fn unknown_backend_lists_the_choices() {
+    facetell()
+        .args(["scan", "--backend", "foo", "x.jpg"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("use tract or ort"));
+}

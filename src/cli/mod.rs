@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use facetell::{Config, Format};
+use facetell::{Backend, Config, Format};
 
 /// Deepfake and face-swap detector: scores every face in images and videos.
 #[derive(Debug, Parser)]
@@ -60,6 +60,16 @@ struct ModelOptions {
     /// Worker threads [default: one per core].
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
+
+    /// Inference engine: tract (built in) or ort (ONNX Runtime; needs a build with
+    /// `--features ort` and ORT_DYLIB_PATH naming libonnxruntime.so).
+    #[arg(
+        long,
+        env = "FACETELL_BACKEND",
+        default_value = "tract",
+        value_name = "ENGINE"
+    )]
+    backend: Backend,
 }
 
 impl ModelOptions {
@@ -91,6 +101,7 @@ impl ModelOptions {
             min_face: self.min_face,
             threshold,
             max_file_size: self.max_file_size,
+            backend: self.backend,
             ..Config::default()
         };
         config.decode.max_pixels = self.max_pixels;

@@ -1,0 +1,185 @@
+//! Which inference engine runs the ONNX models.
+//!
+//! The default build is pure Rust: tract runs both networks. Built with the cargo feature `ort`,
+//! facetell can instead run them on ONNX Runtime, loaded at run time from a `libonnxruntime.so`
+//! the user provides (`ORT_DYLIB_PATH`); nothing is downloaded or linked at build time.
+
+use std::str::FromStr;
+
+/// The inference engine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Backend {
+    /// tract, built in (the default).
+    #[default]
+    Tract,
+    /// ONNX Runtime through the `ort` crate; needs the `ort` cargo feature and `ORT_DYLIB_PATH`.
+    OnnxRuntime,
+}
+
+impl FromStr for Backend {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "tract" => Ok(Backend::Tract),
+            "ort" | "onnxruntime" => Ok(Backend::OnnxRuntime),
+            other => Err(format!("unknown backend {other:?}; use tract or ort")),
+        }
+    }
+}
+
+/// Whether this build can run [`Backend::OnnxRuntime`].
+pub const HAS_ONNXRUNTIME: bool = cfg!(feature = "ort");
+
+#[cfg(feature = "ort")]
+pub use self::onnxruntime::{OrtModel, free_spatial_dims};
+
+#[cfg(feature = "ort")]
+mod onnxruntime {
+    use std::path::{Path, PathBuf};
+    use std::sync::{Mutex, OnceLock};
+
+    use ndarray::{ArrayD, ArrayViewD};
+    use ort::environment::Environment;
+    use ort::session::Session;
+    use ort::session::builder::GraphOptimizationLevel;
+    use ort::value::TensorRef;
+
+    use crate::error::{Error, Result};
+
+    /// The environment variable naming the ONNX Runtime library (the `ort` crate's convention).
+    const DYLIB_VAR: &str = "ORT_DYLIB_PATH";
+
+    fn environment() -> std::result::Result<&'static Environment, String> {
+        static ENV: OnceLock<std::result::Result<Environment, String>> = OnceLock::new();
+        ENV.get_or_init(|| {
+            let lib = std::env::var_os(DYLIB_VAR)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    format!(
+                        "set {DYLIB_VAR} to the path of libonnxruntime.so (ONNX Runtime 1.17 or \
+                         later; the Python wheel's onnxruntime/capi/libonnxruntime.so.* works)"
+                    )
+                })?;
+            let lib = PathBuf::from(lib);
+            ort::init_from(&lib)
+                .map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", lib.display()))?
+                .with_name("facetell")
+                .build()
+                .map_err(|e| format!("cannot start ONNX Runtime from {}: {e}", lib.display()))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+    }
+
+    /// One ONNX model on ONNX Runtime.
+    ///
+    /// An ORT session runs one call at a time, so the model keeps a pool with one
+    /// single-threaded session per thread that is using it: parallelism comes from rayon across
+    /// files and frames, as with tract.
+    pub struct OrtModel {
+        bytes: Vec<u8>,
+        stage: &'static str,
+        pool: Mutex<Vec<Session>>,
+    }
+
+    impl std::fmt::Debug for OrtModel {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("OrtModel")
+                .field("stage", &self.stage)
+                .finish_non_exhaustive()
+        }
+    }
+
+    impl OrtModel {
+        /// Loads a model for `stage` ("face detector", "classifier"), checking that ONNX
+        /// Runtime is available and accepts the model.
+        pub fn from_bytes(bytes: &[u8], path: &Path, stage: &'static str) -> Result<OrtModel> {
+            let model = OrtModel {
+                bytes: bytes.to_vec(),
+                stage,
+                pool: Mutex::new(Vec::new()),
+            };
+            let first = model.new_session().map_err(|reason| Error::Model {
+                path: path.to_owned(),
+                reason,
+            })?;
+            model.give_back(first);
+            Ok(model)
+        }
+
+        fn new_session(&self) -> std::result::Result<Session, String> {
+            let env = environment()?;
+            let reason = |e: ort::Error<_>| format!("ONNX Runtime cannot load the model: {e}");
+            Session::builder(env)
+                .map_err(|e| e.to_string())?
+                .with_optimization_level(GraphOptimizationLevel::All)
+                .map_err(reason)?
+                .with_intra_threads(1)
+                .map_err(reason)?
+                .with_inter_threads(1)
+                .map_err(reason)?
+                .commit_from_memory(&self.bytes)
+                .map_err(|e| format!("ONNX Runtime cannot load the model: {e}"))
+        }
+
+        fn give_back(&self, session: Session) {
+            self.pool
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(session);
+        }
+
+        /// Runs the model on one input and returns every output, in the model's order.
+        pub fn run(&self, input: ArrayViewD<f32>) -> Result<Vec<ArrayD<f32>>> {
+            let infer = |reason: String| Error::Inference {
+                stage: self.stage,
+                reason,
+            };
+            let pooled = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let mut session = match pooled {
+                Some(s) => s,
+                None => self.new_session().map_err(infer)?,
+            };
+            let result = run_session(&mut session, input.as_standard_layout().view());
+            self.give_back(session);
+            result.map_err(|e| infer(e.to_string()))
+        }
+    }
+
+    /// Rewrites a model's declared input and output shapes so that batch, height and width are
+    /// free (the channel axis keeps its size). CenterFace declares a fixed 10x3x32x32 input,
+    /// which tract overrides per call but ONNX Runtime enforces.
+    pub fn free_spatial_dims(bytes: &[u8]) -> std::result::Result<Vec<u8>, String> {
+        use prost::Message;
+        use tract_onnx::pb::{ModelProto, tensor_shape_proto::dimension::Value, type_proto};
+
+        let mut model = ModelProto::decode(bytes).map_err(|e| format!("not an ONNX model: {e}"))?;
+        let graph = model.graph.as_mut().ok_or("the ONNX model has no graph")?;
+        for info in graph.input.iter_mut().chain(graph.output.iter_mut()) {
+            let Some(type_proto::Value::TensorType(tensor)) =
+                info.r#type.as_mut().and_then(|t| t.value.as_mut())
+            else {
+                continue;
+            };
+            let Some(shape) = tensor.shape.as_mut() else {
+                continue;
+            };
+            for (axis, dim) in shape.dim.iter_mut().enumerate() {
+                if axis != 1 {
+                    dim.value = Some(Value::DimParam(format!("{}_{axis}", info.name)));
+                }
+            }
+        }
+        Ok(model.encode_to_vec())
+    }
+
+    fn run_session(session: &mut Session, input: ArrayViewD<f32>) -> ort::Result<Vec<ArrayD<f32>>> {
+        let tensor = TensorRef::from_array_view(input)?;
+        let outputs = session.run(ort::inputs![tensor])?;
+        outputs
+            .iter()
+            .map(|(_, value)| value.try_extract_array::<f32>().map(|a| a.to_owned()))
+            .collect()
+    }
+}
