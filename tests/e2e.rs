@@ -373,3 +373,126 @@ fn long_videos_are_sampled_by_seeking() {
     assert_eq!(frames[0]["time_s"], 4.375);
     assert_eq!(frames[7]["index"], 656);
 }
+
+/// A 3 s, 640 px wide H.264 cut of the real FF++ source video: the input of the codec tests.
+fn small_talking_head(dir: &std::path::Path) -> std::path::PathBuf {
+    let src = dir.join("source.mp4");
+    let original = data().join("dev/video/519.mp4");
+    ffmpeg(&[
+        "-i",
+        original.to_str().unwrap(),
+        "-t",
+        "3",
+        "-an",
+        "-vf",
+        "scale=640:-2",
+        "-c:v",
+        "libx264",
+        "-crf",
+        "18",
+        src.to_str().unwrap(),
+    ]);
+    src
+}
+
+#[test]
+fn every_container_and_codec_gives_the_same_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = small_talking_head(dir.path());
+    // (file name, ffmpeg output options): the containers and codecs users upload.
+    let variants: [(&str, &[&str]); 6] = [
+        ("h264.mov", &["-c", "copy"]),
+        ("h264.mkv", &["-c", "copy"]),
+        ("mpeg4.avi", &["-c:v", "mpeg4", "-q:v", "3"]),
+        (
+            "vp8.webm",
+            &["-c:v", "libvpx", "-b:v", "1M", "-deadline", "realtime"],
+        ),
+        (
+            "hevc.mp4",
+            &["-c:v", "libx265", "-preset", "ultrafast", "-tag:v", "hvc1"],
+        ),
+        (
+            "av1.mkv",
+            &["-c:v", "libsvtav1", "-preset", "12", "-crf", "35"],
+        ),
+    ];
+    let mut paths = vec![src.clone()];
+    for (name, options) in variants {
+        let out = dir.path().join(name);
+        let mut args = vec!["-i", src.to_str().unwrap()];
+        args.extend_from_slice(options);
+        args.push(out.to_str().unwrap());
+        ffmpeg(&args);
+        paths.push(out);
+    }
+    let recs = scan(&["--frames", "4"], &paths);
+    assert_eq!(recs.len(), paths.len());
+    let reference = &recs[0];
+    for rec in &recs {
+        assert_eq!(rec["kind"], "video", "{rec}");
+        assert_eq!(rec["frames_sampled"], 4, "{rec}");
+        let frames = rec["frames"].as_array().unwrap();
+        for (f, r) in frames.iter().zip(reference["frames"].as_array().unwrap()) {
+            assert_eq!(f["index"], r["index"], "{}", rec["path"]);
+            let (t, tr) = (f["time_s"].as_f64().unwrap(), r["time_s"].as_f64().unwrap());
+            assert!((t - tr).abs() < 0.05, "{}: time {t} vs {tr}", rec["path"]);
+            assert!(f["score"].is_number(), "{}: no face in {f}", rec["path"]);
+        }
+    }
+}
+
+#[test]
+fn variable_frame_rate_reports_true_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = small_talking_head(dir.path());
+    let vfr = dir.path().join("vfr.mkv");
+    // Between 1 s and 2 s only every 5th frame survives: frames there are 0.2 s apart, 0.04 s
+    // elsewhere, and frame index no longer equals time x 25.
+    ffmpeg(&[
+        "-i",
+        src.to_str().unwrap(),
+        "-vf",
+        "select='not(between(t,1,2)*mod(n,5))'",
+        "-fps_mode",
+        "vfr",
+        "-c:v",
+        "libx264",
+        vfr.to_str().unwrap(),
+    ]);
+    let rec = &scan(&["--all-frames"], &[vfr])[0];
+    let frames = rec["frames"].as_array().unwrap();
+    let times: Vec<f64> = frames
+        .iter()
+        .map(|f| f["time_s"].as_f64().unwrap())
+        .collect();
+    assert!(
+        times.len() > 40 && times.len() < 75,
+        "{} frames",
+        times.len()
+    );
+    assert!(times.windows(2).all(|w| w[1] > w[0]), "{times:?}");
+    let widest = times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    assert!(
+        (widest - 0.2).abs() < 0.02,
+        "widest gap {widest}: {times:?}"
+    );
+    assert!((times[times.len() - 1] - 2.96).abs() < 0.05, "{times:?}");
+
+    // Uniform sampling spreads over time, not over frame count.
+    let rec = &scan(&["--frames", "6"], &[dir.path().join("vfr.mkv")])[0];
+    let sampled: Vec<f64> = rec["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["time_s"].as_f64().unwrap())
+        .collect();
+    assert_eq!(sampled.len(), 6, "{rec}");
+    for (i, t) in sampled.iter().enumerate() {
+        let bin = (i as f64 * 0.5, (i + 1) as f64 * 0.5);
+        assert!(
+            *t >= bin.0 - 0.01 && *t < bin.1 + 0.2,
+            "sample {i} at {t}: {sampled:?}"
+        );
+    }
+}
