@@ -1,7 +1,7 @@
 # Entry points for a fresh machine: each target installs what it needs first.
 FILE ?= ../shared/data/dev/yonsei/fake/easy_101_0010.jpg
 
-.PHONY: scan test test-ort lint bench bench-backends setup train-env
+.PHONY: scan test test-ort lint bench bench-backends compare setup train-env
 
 setup:
 	./scripts/ensure-ffmpeg.sh
@@ -32,6 +32,15 @@ bench: setup
 # tract against ONNX Runtime, and tract's multi-threaded matrix products, in one run.
 bench-backends:
 	ORT_DYLIB_PATH=$$(./scripts/ort-lib.sh) cargo bench --features ort,multithread-mm --bench stages -- "backend|multithread_mm"
+
+# Whole run: facetell (tract and ONNX Runtime backends) against the Python reference pipeline,
+# each in its own environment: target/bench-venv holds the reference's requirements.
+compare: setup
+	cargo build --release --features ort
+	[ -x target/bench-venv/bin/python ] || python3 -m venv target/bench-venv
+	target/bench-venv/bin/pip install -q -r benches/requirements.txt
+	ORT_DYLIB_PATH=$$(realpath target/bench-venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*) \
+	  target/bench-venv/bin/python benches/compare.py --backends tract,ort $(COMPARE_ARGS)
 
 # Python environment for training/ and the parity and comparison scripts.
 train-env:

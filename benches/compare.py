@@ -1,13 +1,19 @@
 """Whole-run comparison: facetell against a reference pipeline written the way users write one
 today (Python, OpenCV decode, CenterFace and our classifier on onnxruntime, same crop policy).
 
-    make train-env            # once: the Python environment with onnxruntime and OpenCV
-    training/.venv/bin/python benches/compare.py --folder ../shared/data/dev/yonsei/real --reps 3
+    make compare              # builds facetell, makes target/bench-venv, runs this script
 
-Both score every image of the folder; each repetition is timed as a whole run (model load
-included for facetell, as a user would run it). Prints images/s per repetition, the medians, and
-the ratio. The reference uses onnxruntime's default threading, facetell its default (one rayon
-worker per core).
+or by hand, with any Python environment holding benches/requirements.txt:
+
+    cargo build --release --features ort
+    ORT_DYLIB_PATH=... python benches/compare.py --folder ../shared/data/dev/yonsei/real --reps 3 \
+        --backends tract,ort
+
+Every pipeline scores every image of the folder; each repetition is timed as a whole run (model
+load included, as a user would run it). Prints images/s per repetition, the medians, and each
+facetell backend's ratio to the reference. The reference uses onnxruntime's default threading,
+facetell its default (one rayon worker per core). `--backends ort` needs a facetell built with
+`--features ort` and ORT_DYLIB_PATH.
 """
 import argparse
 import json
@@ -89,24 +95,29 @@ def main():
     p.add_argument("--folder", default=str(REPO.parent / "shared/data/dev/yonsei/real"))
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--facetell", default=str(REPO / "target/release/facetell"))
+    p.add_argument("--backends", default="tract", help="facetell backends, comma-separated: tract,ort")
     a = p.parse_args()
     files = sorted(pathlib.Path(a.folder).glob("*.jpg"))
-    rates = {"facetell": [], "python-reference": []}
+    backends = a.backends.split(",")
+    rates = {f"facetell-{b}": [] for b in backends} | {"python-reference": []}
     for rep in range(a.reps):
-        t = time.perf_counter()
-        out = subprocess.run([a.facetell, "scan", "--format", "jsonl", a.folder], capture_output=True, text=True)
-        n = len(out.stdout.splitlines())
-        rates["facetell"].append(n / (time.perf_counter() - t))
+        for b in backends:
+            t = time.perf_counter()
+            out = subprocess.run([a.facetell, "scan", "--backend", b, "--format", "jsonl", a.folder],
+                                 capture_output=True, text=True)
+            n = len(out.stdout.splitlines())
+            if n != len(files):
+                sys.exit(f"facetell --backend {b} gave {n} records for {len(files)} files:\n{out.stderr}")
+            rates[f"facetell-{b}"].append(n / (time.perf_counter() - t))
         t = time.perf_counter()
         ref = Reference()
         for f in files:
             ref.score(f)
         rates["python-reference"].append(len(files) / (time.perf_counter() - t))
-        print(f"rep {rep + 1}: facetell {rates['facetell'][-1]:.1f} img/s, "
-              f"python-reference {rates['python-reference'][-1]:.1f} img/s", flush=True)
+        print(f"rep {rep + 1}: " + ", ".join(f"{k} {v[-1]:.1f} img/s" for k, v in rates.items()), flush=True)
     med = {k: statistics.median(v) for k, v in rates.items()}
-    print(json.dumps({"images": len(files), "median_img_per_s": med,
-                      "ratio": med["facetell"] / med["python-reference"]}, indent=1))
+    ratios = {k: v / med["python-reference"] for k, v in med.items() if k != "python-reference"}
+    print(json.dumps({"images": len(files), "median_img_per_s": med, "ratio_to_reference": ratios}, indent=1))
 
 
 if __name__ == "__main__":
