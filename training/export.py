@@ -1,7 +1,7 @@
 """Exports a trained checkpoint to ONNX (legacy exporter, opset 17, dynamic batch) into models/
 and records it in models/manifest.toml.
 
-    python export.py --ckpt work/run/last.pt --name facetell-mnv3s-128
+    python export.py --ckpt work/run/last.pt --name facetell-mnv3s-128-v2
 
 The [classifier] section of the manifest is rewritten: file, sha256, input size, normalisation,
 output order. The threshold is kept if one is already there (choose_threshold.py sets it).
@@ -21,7 +21,7 @@ from facetell_train.model import FaceSwapNet
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--ckpt", default="work/run/last.pt")
-    p.add_argument("--name", default="facetell-mnv3s-128")
+    p.add_argument("--name", default="facetell-mnv3s-128-v2")
     a = p.parse_args()
 
     ckpt = torch.load(a.ckpt, map_location="cpu")
