@@ -6,12 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=target/ort-venv
 if ! ls "$venv"/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* >/dev/null 2>&1; then
-  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c "import ensurepip" 2>/dev/null; then
+  if ! command -v python3 >/dev/null || ! python3 -c "import ensurepip, venv" 2>/dev/null; then
     echo "python3-venv not found: installing it with apt-get" >&2
     sudo=""
     if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3 python3-venv >/dev/null
   fi
   python3 -m venv "$venv" >&2
   "$venv/bin/pip" install -q onnxruntime==1.32.0 >&2
