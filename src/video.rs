@@ -98,6 +98,7 @@ struct Probe {
 #[derive(Deserialize)]
 struct ProbeStream {
     codec_name: Option<String>,
+    codec_tag_string: Option<String>,
     width: Option<u32>,
     height: Option<u32>,
     avg_frame_rate: Option<String>,
@@ -142,7 +143,7 @@ fn parse_rate(rate: &str) -> f64 {
 pub fn probe(path: &Path) -> Result<VideoInfo> {
     let output = Command::new("ffprobe")
         .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
-        .arg("stream=codec_name,width,height,avg_frame_rate,duration:stream_side_data=rotation:stream_tags=rotate:format=duration")
+        .arg("stream=codec_name,codec_tag_string,width,height,avg_frame_rate,duration:stream_side_data=rotation:stream_tags=rotate:format=duration")
         .args(["-of", "json"])
         .arg(path)
         .stdin(Stdio::null())
@@ -164,6 +165,17 @@ pub fn probe(path: &Path) -> Result<VideoInfo> {
         .into_iter()
         .next()
         .ok_or_else(|| video_err("the file has no video stream (audio only?)"))?;
+    if stream
+        .codec_name
+        .as_deref()
+        .is_none_or(|c| c == "unknown" || c.is_empty())
+    {
+        return Err(video_err(format!(
+            "unsupported video codec (tag {}): FFmpeg has no decoder for it; re-encode the video \
+             (to H.264, say) or use an FFmpeg build that decodes it",
+            stream.codec_tag_string.as_deref().unwrap_or("none")
+        )));
+    }
     let (mut width, mut height) = match (stream.width, stream.height) {
         (Some(w), Some(h)) if w > 0 && h > 0 => (w, h),
         _ => return Err(video_err("the video stream has no frame size")),
@@ -420,6 +432,7 @@ fn is_problem(line: &str) -> bool {
         "corrupt",
         "truncated",
         "missing",
+        "not found",
         "partial file",
     ]
     .iter()

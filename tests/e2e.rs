@@ -496,3 +496,79 @@ fn variable_frame_rate_reports_true_timestamps() {
         );
     }
 }
+
+#[test]
+fn unsupported_codec_and_corrupt_frames_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let avi = dir.path().join("mpeg4.avi");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=duration=1:size=160x120:rate=10",
+        "-c:v",
+        "mpeg4",
+        avi.to_str().unwrap(),
+    ]);
+    let bytes = std::fs::read(&avi).unwrap();
+    // The codec's FourCC replaced by one no decoder claims.
+    let unknown = dir.path().join("unknown_codec.avi");
+    let patched: Vec<u8> = {
+        let mut b = bytes.clone();
+        let at: Vec<usize> = b
+            .windows(4)
+            .enumerate()
+            .filter(|(_, w)| w == b"FMP4")
+            .map(|(i, _)| i)
+            .collect();
+        assert!(!at.is_empty(), "no FMP4 tag to replace");
+        for i in at {
+            b[i..i + 4].copy_from_slice(b"QQQQ");
+        }
+        b
+    };
+    std::fs::write(&unknown, patched).unwrap();
+    // The headers intact, the compressed frames overwritten with noise.
+    let garbled = dir.path().join("garbled.avi");
+    let mut noisy = bytes.clone();
+    let movi = bytes.windows(4).position(|w| w == b"movi").unwrap();
+    for (k, byte) in noisy
+        .iter_mut()
+        .enumerate()
+        .take(bytes.len() - 2000)
+        .skip(movi + 200)
+    {
+        *byte = (k * 7) as u8;
+    }
+    std::fs::write(&garbled, noisy).unwrap();
+
+    let out = facetell()
+        .args(["scan", "--format", "jsonl", "--frames", "4"])
+        .arg(&unknown)
+        .arg(&garbled)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let recs = records(&out.stdout);
+    let by_name = |name: &str| {
+        recs.iter()
+            .find(|r| r["path"].as_str().unwrap().ends_with(name))
+            .unwrap()
+    };
+    let unknown = by_name("unknown_codec.avi");
+    assert_eq!(unknown["label"], "error");
+    let msg = unknown["error"].as_str().unwrap();
+    assert!(msg.contains("unsupported video codec (tag QQQQ)"), "{msg}");
+    assert!(msg.contains("re-encode"), "{msg}");
+    // Garbled frames: decoded with concealment and reported with warnings, or a clear error.
+    let garbled = by_name("garbled.avi");
+    let warned = garbled["warnings"]
+        .as_array()
+        .is_some_and(|w| !w.is_empty());
+    let clear_error = garbled["label"] == "error"
+        && garbled["error"]
+            .as_str()
+            .unwrap()
+            .contains("no decodable frame");
+    assert!(warned || clear_error, "{garbled}");
+}
