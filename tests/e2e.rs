@@ -21,6 +21,15 @@ fn scan(args: &[&str], paths: &[std::path::PathBuf]) -> Vec<serde_json::Value> {
     records(&out.stdout)
 }
 
+/// Writes FFmpeg's faceless test pattern (`testsrc` with `spec`) to `path`, encoded with `options`.
+fn testsrc(path: &std::path::Path, spec: &str, options: &[&str]) {
+    let source = format!("testsrc={spec}");
+    let mut args = vec!["-f", "lavfi", "-i", &source];
+    args.extend_from_slice(options);
+    args.push(path.to_str().unwrap());
+    ffmpeg(&args);
+}
+
 #[test]
 fn yonsei_sample_matches_golden() {
     let names = [
@@ -194,15 +203,11 @@ fn vp9_webm_gives_the_same_frames_as_the_mp4() {
 fn generated_video_without_faces_is_no_face() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("testsrc.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=duration=2:size=320x240:rate=10",
-        "-pix_fmt",
-        "yuv420p",
-        path.to_str().unwrap(),
-    ]);
+    testsrc(
+        &path,
+        "duration=2:size=320x240:rate=10",
+        &["-pix_fmt", "yuv420p"],
+    );
     let rec = &scan(&["--frames", "4"], &[path])[0];
     assert_eq!(rec["label"], "no_face", "{rec}");
     assert!(rec["score"].is_null());
@@ -358,15 +363,11 @@ fn rotation_metadata_is_honoured() {
 fn long_videos_are_sampled_by_seeking() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("long.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=duration=70:size=160x120:rate=10",
-        "-pix_fmt",
-        "yuv420p",
-        path.to_str().unwrap(),
-    ]);
+    testsrc(
+        &path,
+        "duration=70:size=160x120:rate=10",
+        &["-pix_fmt", "yuv420p"],
+    );
     let rec = &scan(&["--frames", "8"], &[path])[0];
     assert_eq!(rec["frames_sampled"], 8, "{rec}");
     let frames = rec["frames"].as_array().unwrap();
@@ -501,15 +502,7 @@ fn variable_frame_rate_reports_true_timestamps() {
 fn unsupported_codec_and_corrupt_frames_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     let avi = dir.path().join("mpeg4.avi");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=duration=1:size=160x120:rate=10",
-        "-c:v",
-        "mpeg4",
-        avi.to_str().unwrap(),
-    ]);
+    testsrc(&avi, "duration=1:size=160x120:rate=10", &["-c:v", "mpeg4"]);
     let bytes = std::fs::read(&avi).unwrap();
     // The codec's FourCC replaced by one no decoder claims.
     let unknown = dir.path().join("unknown_codec.avi");
