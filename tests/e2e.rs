@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{check_golden, data, facetell, ffmpeg, records, with_file_names};
+use common::{check_golden, data, facetell, ffmpeg, record, records, with_file_names};
 
 fn scan(args: &[&str], paths: &[std::path::PathBuf]) -> Vec<serde_json::Value> {
     let out = facetell()
@@ -238,19 +238,13 @@ fn truncated_and_audio_only_videos_get_clear_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let recs = records(&out.stdout);
-    let by = |n: &str| {
-        recs.iter()
-            .find(|r| r["path"].as_str().unwrap().ends_with(n))
-            .unwrap()
-            .clone()
-    };
-    let audio = by("audio.mp4");
+    let audio = record(&recs, "audio.mp4");
     assert_eq!(audio["label"], "error");
     assert!(
         audio["error"].as_str().unwrap().contains("no video stream"),
         "{audio}"
     );
-    let truncated = by("truncated.mp4");
+    let truncated = record(&recs, "truncated.mp4");
     let partial =
         truncated["label"] != "error" && !truncated["warnings"].as_array().unwrap().is_empty();
     let clear_error =
@@ -543,18 +537,13 @@ fn unsupported_codec_and_corrupt_frames_are_reported() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let recs = records(&out.stdout);
-    let by_name = |name: &str| {
-        recs.iter()
-            .find(|r| r["path"].as_str().unwrap().ends_with(name))
-            .unwrap()
-    };
-    let unknown = by_name("unknown_codec.avi");
+    let unknown = record(&recs, "unknown_codec.avi");
     assert_eq!(unknown["label"], "error");
     let msg = unknown["error"].as_str().unwrap();
     assert!(msg.contains("unsupported video codec (tag QQQQ)"), "{msg}");
     assert!(msg.contains("re-encode"), "{msg}");
     // Garbled frames: decoded with concealment and reported with warnings, or a clear error.
-    let garbled = by_name("garbled.avi");
+    let garbled = record(&recs, "garbled.avi");
     let warned = garbled["warnings"]
         .as_array()
         .is_some_and(|w| !w.is_empty());

@@ -4,10 +4,10 @@
 mod common;
 
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{data, facetell, records};
+use common::{data, facetell, record, records};
 use image::{DynamicImage, ImageBuffer, ImageFormat, Luma, Rgba};
 
 fn encode(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
@@ -131,18 +131,6 @@ fn build() -> Corpus {
     // a directory named like an image
     std::fs::create_dir(c.path("folder.jpg")).unwrap();
     c
-}
-
-fn record<'a>(recs: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
-    recs.iter()
-        .find(|r| {
-            Path::new(r["path"].as_str().unwrap())
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                == name
-        })
-        .unwrap_or_else(|| panic!("no record for {name}"))
 }
 
 #[test]

@@ -21,6 +21,19 @@ pub fn records(stdout: &[u8]) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The record whose path has the file name `name`.
+pub fn record<'a>(recs: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
+    recs.iter()
+        .find(|r| {
+            Path::new(r["path"].as_str().unwrap())
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                == name
+        })
+        .unwrap_or_else(|| panic!("no record for {name}"))
+}
+
 /// Runs ffmpeg with the given arguments, panicking with its stderr on failure.
 pub fn ffmpeg(args: &[&str]) {
     let out = std::process::Command::new("ffmpeg")
