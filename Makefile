@@ -1,7 +1,7 @@
 # Entry points for a fresh machine: each target installs what it needs first.
 FILE ?= ../shared/data/dev/yonsei/fake/easy_101_0010.jpg
 
-.PHONY: scan test test-ort lint bench bench-backends compare setup train-env
+.PHONY: scan test test-ort test-training lint bench bench-backends compare setup train-env
 
 setup:
 	./scripts/ensure-ffmpeg.sh
@@ -16,6 +16,7 @@ scan: setup
 test: setup
 	cargo test --all-targets
 	$(MAKE) test-ort
+	$(MAKE) test-training
 
 # `--features ort` against tract, on the ONNX Runtime library of the Python wheel.
 test-ort:
@@ -41,6 +42,13 @@ compare: setup
 	target/bench-venv/bin/pip install -q -r benches/requirements.txt
 	ORT_DYLIB_PATH=$$(realpath target/bench-venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*) \
 	  target/bench-venv/bin/python benches/compare.py --backends tract,ort $(COMPARE_ARGS)
+
+# The training data generator's checks (training/test_data.py), in a small venv of its own
+# (numpy and OpenCV from PyPI, no PyTorch); H.264 round trips use the ffmpeg of `setup`.
+test-training: setup
+	[ -x target/test-venv/bin/python ] || python3 -m venv target/test-venv
+	target/test-venv/bin/pip install -q $$(grep -E '^(numpy|opencv-python-headless)==' training/requirements.txt)
+	cd training && ../target/test-venv/bin/python test_data.py
 
 # Python environment for training/ and the parity and comparison scripts.
 train-env:

@@ -1,7 +1,7 @@
 """Exports a trained checkpoint to ONNX (legacy exporter, opset 17, dynamic batch) into models/
 and records it in models/manifest.toml.
 
-    python export.py --ckpt work/run/last.pt --name facetell-mnv3s-128-v2
+    python export.py --ckpt work/run/best.pt --name facetell-lite0-224-v3
 
 The [classifier] section of the manifest is rewritten: file, sha256, input size, normalisation,
 output order. The threshold is kept if one is already there (choose_threshold.py sets it).
@@ -21,11 +21,11 @@ from facetell_train.model import FaceSwapNet
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--ckpt", default="work/run/last.pt")
-    p.add_argument("--name", default="facetell-mnv3s-128-v2")
+    p.add_argument("--name", default="facetell-lite0-224-v3")
     a = p.parse_args()
 
-    ckpt = torch.load(a.ckpt, map_location="cpu")
-    model = FaceSwapNet(ckpt["arch"])
+    ckpt = torch.load(a.ckpt, map_location="cpu", weights_only=False)
+    model = FaceSwapNet(ckpt["arch"], pretrained=False)
     model.load_state_dict(ckpt["model"])
     model.eval()
     size = ckpt["size"]
@@ -46,10 +46,11 @@ def main():
     text = MANIFEST.read_text()
     old = load().get("classifier", {})
     threshold = old.get("threshold", 0.5)
-    epochs = ckpt["args"]["epochs"]
+    init = "ImageNet-pretrained" if ckpt["args"].get("pretrained") else "from scratch"
     section = f"""[classifier]
-# Trained by training/train.py on pseudo-fakes from LFW + UTKFace reals ({ckpt['arch']}, from scratch,
-# {epochs} epochs); see models/MODEL_CARD.md. Outputs: 0 = fake logit [N], 1 = boundary map [N,1,h,w].
+# Trained by training/train.py on pseudo-fakes from LFW + UTKFace reals ({ckpt['arch']}, {init},
+# epoch {ckpt['epoch']} of {ckpt['args']['epochs']}); see models/MODEL_CARD.md.
+# Outputs: 0 = fake logit [N], 1 = boundary map [N,1,h,w].
 file = "{out.name}"
 sha256 = "{sha}"
 name = "{a.name}"

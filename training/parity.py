@@ -33,8 +33,8 @@ def main():
     images = np.stack([cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in files])
     x = to_tensor(images)
 
-    ckpt = torch.load(a.ckpt, map_location="cpu")
-    model = FaceSwapNet(ckpt["arch"])
+    ckpt = torch.load(a.ckpt, map_location="cpu", weights_only=False)
+    model = FaceSwapNet(ckpt["arch"], pretrained=False)
     model.load_state_dict(ckpt["model"])
     model.eval()
     with torch.no_grad():

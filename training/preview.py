@@ -1,4 +1,8 @@
-"""Writes a grid of generated samples (top: image, bottom: boundary target) to inspect the generator."""
+"""Writes a grid of generated pairs to look at the generator: per column the real, its fake, and
+the fake's boundary target.
+
+    python preview.py --crops work/crops_train --out work/preview.png
+"""
 import argparse
 
 import cv2
@@ -9,15 +13,15 @@ from facetell_train.data import PseudoFakeGenerator, load_crops, pose_neighbours
 p = argparse.ArgumentParser()
 p.add_argument("--crops", default="work/crops_train")
 p.add_argument("--out", default="work/preview.png")
-p.add_argument("--n", type=int, default=12)
+p.add_argument("--n", type=int, default=10)
 a = p.parse_args()
-images, lms, _ = load_crops(a.crops, limit=2000)
-gen = PseudoFakeGenerator(images, lms, 16, pose_neighbours(lms), p_fake=0.75)
-rows = []
+images, lms, _, lm68 = load_crops(a.crops, limit=2000, lm68=True)
+size = images.shape[1]
+gen = PseudoFakeGenerator(images, lms, lm68, size // 8, pose_neighbours(lms))
+cols = []
 for i in range(a.n):
-    img, label, target = gen.sample(i * 37 % len(images), seed=i)
-    t = cv2.resize((target * 255).astype(np.uint8), img.shape[:2][::-1], interpolation=cv2.INTER_NEAREST)
-    col = np.concatenate([img, np.stack([t] * 3, -1)], 0)
-    cv2.putText(col, "F" if label else "R", (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 0, 0), 1)
-    rows.append(col)
-cv2.imwrite(a.out, np.concatenate(rows, 1)[..., ::-1])
+    real, fake, target = gen.pair(i * 37 % len(images), seed=i)
+    t = cv2.resize((target * 255).astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST)
+    cols.append(np.concatenate([real, fake, np.stack([t] * 3, -1)], 0))
+cv2.imwrite(a.out, np.concatenate(cols, 1)[..., ::-1])
+print("wrote", a.out)

@@ -1,63 +1,120 @@
-"""Checks of the pseudo-fake generator: label, mask and boundary target agree, and samples are
-reproducible from their seed.
+"""Checks of the pseudo-fake generator: pairs hold a real and a fake from the same crop; masks,
+labels and boundary targets agree; samples repeat from their seed; every hull-family mask covers
+the face. Run by the project's test command (`make test`):
 
     training/.venv/bin/python training/test_data.py
 """
 import numpy as np
 
-from facetell_train.data import PseudoFakeGenerator, random_mask
+from facetell_train import masks
+from facetell_train.data import PseudoFakeGenerator, global_augment, h264_intra
+
+SIZE, MAP = 96, 12
 
 
-def synthetic_faces(n=16, size=128, seed=0):
+def canonical_68(size):
+    """A plausible frontal 68-point layout (iBUG order) in a size x size aligned crop."""
+    s = size / 224
+    t = np.linspace(np.pi * 0.95, np.pi * 0.05, 17)
+    jaw = np.stack([112 + 62 * np.cos(t), 120 + 75 * np.sin(t) * (t > 0) * 0.9 + 0 * t], 1)
+    jaw[:, 1] = 110 + 80 * np.sin(np.linspace(0.05, 0.95, 17) * np.pi) * 0.95
+    jaw[:, 0] = np.linspace(52, 172, 17)
+    brow_r = np.stack([np.linspace(62, 102, 5), [92, 86, 84, 85, 88]], 1)
+    brow_l = np.stack([np.linspace(122, 162, 5), [88, 85, 84, 86, 92]], 1)
+    ridge = np.stack([[112] * 4, np.linspace(100, 126, 4)], 1)
+    nostrils = np.stack([np.linspace(100, 124, 5), [134, 136, 137, 136, 134]], 1)
+    ang = np.linspace(0, 2 * np.pi, 7)[:-1]
+    eye_r = np.stack([87 + 12 * np.cos(ang + np.pi), 101 + 4 * np.sin(ang + np.pi)], 1)
+    eye_l = np.stack([137 + 12 * np.cos(ang + np.pi), 101 + 4 * np.sin(ang + np.pi)], 1)
+    ang12 = np.linspace(0, 2 * np.pi, 13)[:-1]
+    mouth_o = np.stack([112 + 22 * np.cos(ang12 + np.pi), 155 + 9 * np.sin(ang12 + np.pi)], 1)
+    ang8 = np.linspace(0, 2 * np.pi, 9)[:-1]
+    mouth_i = np.stack([112 + 14 * np.cos(ang8 + np.pi), 155 + 4 * np.sin(ang8 + np.pi)], 1)
+    pts = np.concatenate([jaw, brow_r, brow_l, ridge, nostrils, eye_r, eye_l, mouth_o, mouth_i])
+    assert pts.shape == (68, 2)
+    return (pts * s).astype(np.float32)
+
+
+def synthetic_faces(n=16, size=SIZE, seed=0):
     rng = np.random.default_rng(seed)
     images = rng.integers(40, 220, (n, size, size, 3), dtype=np.uint8)
     template = np.array([[0.391, 0.439], [0.608, 0.438], [0.5, 0.562], [0.411, 0.689], [0.591, 0.688]])
     lms = np.repeat(template[None] * size, n, 0).astype(np.float32)
-    return images, lms
+    lm68 = np.repeat(canonical_68(size)[None], n, 0)
+    lm68 = lm68 + rng.normal(0, 0.5, lm68.shape).astype(np.float32)
+    return images, lms, lm68
 
 
-def test_labels_masks_and_targets_agree():
-    images, lms = synthetic_faces()
-    gen = PseudoFakeGenerator(images, lms, 16, neighbours=np.tile(np.arange(16), (16, 1)))
-    fakes = reals = 0
-    for i in range(200):
-        img, label, target = gen.sample(i % 16, seed=i)
-        assert img.shape == (128, 128, 3) and img.dtype == np.uint8
-        assert target.shape == (16, 16)
-        if label == 1.0:
-            fakes += 1
-            assert target.max() > 0.05, f"fake {i} has no blending boundary"
-        else:
-            reals += 1
-            assert target.max() == 0.0, f"real {i} has a boundary target"
-    assert 60 < fakes < 140 and reals > 60, (fakes, reals)
+def generator(**kw):
+    images, lms, lm68 = synthetic_faces()
+    return images, PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=np.tile(np.arange(16), (16, 1)), **kw)
 
 
-def test_fake_masks_are_partial_and_change_the_image():
-    images, lms = synthetic_faces()
-    gen = PseudoFakeGenerator(images, lms, 16)
-    for seed in range(20):
-        fake, mask = gen.make_fake(seed % 16, np.random.default_rng(seed))
-        assert mask.max() > 0.3, "the blend must be visible somewhere"
-        assert (mask < 1e-3).any(), "the mask must leave part of the crop untouched"
-        assert not np.array_equal(fake, images[seed % 16])
+def test_pairs_hold_a_real_and_a_fake_of_the_same_face():
+    images, gen = generator()
+    for i in range(40):
+        real, fake, target = gen.pair(i % 16, seed=i)
+        assert real.shape == fake.shape == (SIZE, SIZE, 3) and real.dtype == fake.dtype == np.uint8
+        assert target.shape == (MAP, MAP)
+        assert target.max() > 0.02, f"pair {i}: the fake has no blending boundary"
+        diff = np.abs(real.astype(int) - fake.astype(int)).mean(-1)
+        assert (diff > 2).any(), f"pair {i}: the fake equals its real"
 
 
-def test_masks_cover_the_face_region():
-    _, lms = synthetic_faces()
+def test_every_fake_kind_changes_the_face_inside_its_mask():
+    images, lms, lm68 = synthetic_faces()
+    for kind in range(3):
+        weights = np.eye(3)[kind]
+        gen = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=np.tile(np.arange(16), (16, 1)), kinds=weights)
+        for seed in range(8):
+            idx = seed % 16
+            real, fake, mask = gen.make_fake(images[idx], idx, np.random.default_rng(seed))
+            assert mask.max() > 0.2, f"kind {kind}: the blend must be visible somewhere"
+            assert (mask < 1e-3).any(), f"kind {kind}: the mask must leave part of the crop untouched"
+            changed = np.abs(fake.astype(int) - real.astype(int)).max(-1)
+            assert changed[mask > 0.2].mean() > 1, f"kind {kind}: no change inside the mask"
+            # Before global augmentation the pair is the same image outside the mask: the
+            # manipulation is the only difference.
+            assert changed[mask == 0].max() == 0, f"kind {kind}: change outside the mask"
+
+
+def test_hull_masks_cover_the_face():
+    lm = canonical_68(SIZE)
     rng = np.random.default_rng(5)
-    for _ in range(50):
-        m = random_mask(lms[0], 128, rng)
+    for hull in masks.HULLS:
+        m = hull(lm, SIZE)
+        assert m[int(lm[30, 1]), int(lm[30, 0])] == 1.0, f"{hull.__name__} misses the nose"
+        assert m[2, 2] == 0.0, f"{hull.__name__} covers the corner"
+    assert masks.extended(lm, SIZE).sum() > masks.components(lm, SIZE).sum(), "extended must reach the forehead"
+    for _ in range(30):
+        m = masks.blend_mask(lm, SIZE, rng)
+        assert m.max() > 0.2
         cy, cx = np.argwhere(m > 0.1).mean(0)
-        assert 30 < cx < 98 and 30 < cy < 110, (cx, cy)
+        assert SIZE * 0.3 < cx < SIZE * 0.7 and SIZE * 0.3 < cy < SIZE * 0.8, (cx, cy)
+        p = masks.parts(lm, SIZE, rng)
+        assert 0 < p.sum() < masks.facehull(lm, SIZE).sum()
 
 
 def test_samples_are_reproducible():
-    images, lms = synthetic_faces()
-    gen = PseudoFakeGenerator(images, lms, 16)
-    a = gen.sample(3, seed=(1, 2, 3))
-    b = gen.sample(3, seed=(1, 2, 3))
-    assert np.array_equal(a[0], b[0]) and a[1] == b[1]
+    _, gen = generator()
+    a = gen.pair(3, seed=(1, 2, 3))
+    b = gen.pair(3, seed=(1, 2, 3))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_global_augmentation_is_the_same_for_real_and_fake():
+    images, _, _ = synthetic_faces()
+    for seed in range(10):
+        a, b = global_augment([images[0], images[0].copy()], np.random.default_rng(seed))
+        assert np.array_equal(a, b), f"seed {seed}: a pair's two images were augmented differently"
+
+
+def test_h264_round_trip_keeps_the_images():
+    images, _, _ = synthetic_faces(2)
+    smooth = [np.ascontiguousarray(np.broadcast_to(np.linspace(30, 220, SIZE)[None, :, None], (SIZE, SIZE, 3)).astype(np.uint8))] * 2
+    out = h264_intra(smooth, 30)
+    assert len(out) == 2 and out[0].shape == smooth[0].shape
+    assert np.abs(out[0].astype(int) - smooth[0]).mean() < 6
 
 
 if __name__ == "__main__":

@@ -1,34 +1,43 @@
-"""Pseudo-fake generation on aligned crops written by `facetell crop`.
+"""Pseudo-fake generation on aligned crops written by `facetell crop` (see README.md, Recipe).
 
-Every sample starts from a real crop (RGB uint8, size x size, with its five landmarks in crop
-pixels). Fakes are made on the fly, seeded, in two ways:
+Every sample is a pair made from one real crop (RGB uint8, size x size, with its 5 detector
+landmarks and its 68 dlib landmarks in crop pixels): the real, and a fake made from it. Both get the
+same global augmentation, so the pair differs only by the manipulation. Fakes, seeded:
 
-- self-blend (Shiohara & Yamasaki, CVPR 2022): a colour/sharpness/scale-shifted copy of the same
-  face pasted back through a mask;
-- cross-face blend (Li et al., face X-ray, CVPR 2020): the face of another real crop with nearby
-  landmarks (similar pose), colour-matched, pasted in.
+- self-blend (Shiohara & Yamasaki, CVPR 2022, 60%): a copy of the same face with a colour, then
+  down-scaling or sharpening transform on source or target, a small affine shift/scale of the
+  source, pasted back through a hull-family mask (`masks.py`);
+- face swap blend (Li et al., face X-ray, CVPR 2020, 20%): another real face with a similar pose,
+  aligned on its 68 landmarks and colour-matched, pasted through a hull-family mask;
+- part composite (20%): eyes, brows, nose and/or mouth of another face, aligned with scale and
+  rotation jitter, colour-transferred, degraded on their own (JPEG, noise, resampling) and
+  feathered in, as photo-editor composites are made.
 
-Masks: whole-face ellipse from the landmarks, inner-face hull, or partial regions (eyes, brows,
-nose, mouth, as photo-editor composites are made), elastically deformed, softened by a random blur,
-scaled by a random blend ratio. Reals are sometimes "beautified" (skin smoothing, brightening,
-face-slimming warp) and stay labelled real. Real and fake alike get JPEG re-compression, resizing,
-blur and noise, so that none of these is a cue.
+A fifth of the bases are beautified first (skin smoothing, brightening, face slimming): a
+beautified real is real. Global augmentation, real and fake alike: colour, horizontal flip,
+sharpening, down/up resizing to as little as 0.25x, blur, noise, JPEG quality 40-100 or intra
+H.264 through ffmpeg (QP 20-40).
 
 The boundary target is 4*M*(1-M) of the final mask (zero for reals), pooled to the map size.
 """
 import json
 import pathlib
 
+import subprocess
+
 import cv2
 import numpy as np
+
+from . import masks
 
 from .manifest import MEAN, STD
 
 LE, RE, NOSE, LM, RM = range(5)
 
 
-def load_crops(crop_dir, limit=None):
-    """Returns (images uint8 [N,S,S,3] RGB, landmarks float32 [N,5,2], sources list)."""
+def load_crops(crop_dir, limit=None, lm68=False):
+    """Returns (images uint8 [N,S,S,3] RGB, landmarks float32 [N,5,2], sources list), plus the 68
+    dlib landmarks [N,68,2] from `landmarks68.npz` (written by landmarks68.py) when `lm68`."""
     crop_dir = pathlib.Path(crop_dir)
     records = [json.loads(line) for line in open(crop_dir / "crops.jsonl")]
     records.sort(key=lambda r: r["crop"])
@@ -39,7 +48,12 @@ def load_crops(crop_dir, limit=None):
         img = cv2.imread(str(crop_dir / r["crop"]), cv2.IMREAD_COLOR)
         images.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
         lms.append(r["crop_landmarks"])
-    return np.stack(images), np.asarray(lms, np.float32), [r["source"] for r in records]
+    out = (np.stack(images), np.asarray(lms, np.float32), [r["source"] for r in records])
+    if lm68:
+        z = np.load(crop_dir / "landmarks68.npz")
+        by_crop = dict(zip(z["crops"].tolist(), z["landmarks"]))
+        out += (np.stack([by_crop[r["crop"]] for r in records]).astype(np.float32),)
+    return out
 
 
 def to_tensor(images):
@@ -49,16 +63,8 @@ def to_tensor(images):
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
-# ---------------------------------------------------------------- masks
-
-
-def _ellipse(mask, center, axes, angle):
-    cv2.ellipse(mask, (int(center[0] * 16), int(center[1] * 16)),
-                (max(1, int(axes[0] * 16)), max(1, int(axes[1] * 16))), angle, 0, 360, 1.0, -1,
-                lineType=cv2.LINE_AA, shift=4)
-
-
 def face_geometry(lm):
+    """Eye midpoint, mouth midpoint, eye distance, eye-mouth distance, roll angle (5 landmarks)."""
     eye_mid = (lm[LE] + lm[RE]) / 2
     mouth_mid = (lm[LM] + lm[RM]) / 2
     eye_vec = lm[RE] - lm[LE]
@@ -68,107 +74,7 @@ def face_geometry(lm):
     return eye_mid, mouth_mid, d_eye, d_em, angle
 
 
-def mask_whole_face(lm, size, rng):
-    eye_mid, mouth_mid, d_eye, d_em, angle = face_geometry(lm)
-    center = eye_mid + (mouth_mid - eye_mid) * rng.uniform(0.3, 0.7)
-    axes = (d_eye * rng.uniform(0.85, 1.15), d_em * rng.uniform(1.2, 1.7))
-    m = np.zeros((size, size), np.float32)
-    _ellipse(m, center, axes, angle)
-    return m
-
-
-def mask_inner_hull(lm, size, rng):
-    c = lm.mean(0)
-    pts = c + (lm - c) * rng.uniform(1.3, 1.9)
-    # brows: lift the eye points
-    _, _, d_eye, d_em, _ = face_geometry(lm)
-    up = np.array([0, -d_em * rng.uniform(0.2, 0.5)], np.float32)
-    pts = np.concatenate([pts, pts[[LE, RE]] + up])
-    hull = cv2.convexHull(pts.astype(np.float32)).astype(np.int32)
-    m = np.zeros((size, size), np.float32)
-    cv2.fillConvexPoly(m, hull, 1.0, lineType=cv2.LINE_AA)
-    return m
-
-
-def mask_parts(lm, size, rng):
-    """Any non-empty subset of left eye, right eye, nose, mouth (with brows sometimes)."""
-    _, _, d_eye, d_em, angle = face_geometry(lm)
-    m = np.zeros((size, size), np.float32)
-    parts = rng.random(4) < 0.5
-    if not parts.any():
-        parts[rng.integers(4)] = True
-    if parts[0] or parts[1]:
-        brows = rng.random() < 0.5
-        for i, idx in enumerate((LE, RE)):
-            if parts[i]:
-                c = lm[idx] - np.array([0, d_em * (0.12 if brows else 0.0)])
-                ax = (d_eye * rng.uniform(0.3, 0.45), d_em * rng.uniform(0.22, 0.4) * (1.6 if brows else 1))
-                _ellipse(m, c, ax, angle)
-    if parts[2]:
-        c = (lm[NOSE] * 2 + (lm[LE] + lm[RE]) / 2) / 3
-        _ellipse(m, c, (d_eye * rng.uniform(0.25, 0.4), d_em * rng.uniform(0.45, 0.65)), angle)
-    if parts[3]:
-        c = (lm[LM] + lm[RM]) / 2
-        _ellipse(m, c, (d_eye * rng.uniform(0.5, 0.7), d_em * rng.uniform(0.25, 0.4)), angle)
-    return m
-
-
-def elastic(mask, rng, strength):
-    size = mask.shape[0]
-    dx = cv2.GaussianBlur(rng.uniform(-1, 1, (size, size)).astype(np.float32), (0, 0), size / 10)
-    dy = cv2.GaussianBlur(rng.uniform(-1, 1, (size, size)).astype(np.float32), (0, 0), size / 10)
-    scale = strength / (np.abs(dx).max() + 1e-6)
-    xs, ys = np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))
-    return cv2.remap(mask, xs + dx * scale, ys + dy * scale, cv2.INTER_LINEAR)
-
-
-def random_mask(lm, size, rng):
-    kind = rng.choice(3, p=[0.45, 0.25, 0.30])
-    m = (mask_whole_face, mask_inner_hull, mask_parts)[kind](lm, size, rng)
-    if rng.random() < 0.7:
-        m = elastic(m, rng, rng.uniform(1, size * 0.04))
-    # erode/dilate, then soften the edge by a random width
-    if rng.random() < 0.5:
-        k = int(rng.integers(1, 4)) * 2 + 1
-        op = cv2.erode if rng.random() < 0.5 else cv2.dilate
-        m = op(m, np.ones((k, k), np.uint8))
-    sigma = rng.uniform(0.5, size * 0.06)
-    m = cv2.GaussianBlur(m, (0, 0), sigma)
-    m = m / max(float(m.max()), 1e-6)
-    ratio = rng.choice([0.35, 0.5, 0.75, 1.0, 1.0, 1.0])
-    return np.clip(m * ratio, 0, 1).astype(np.float32)
-
-
 # ---------------------------------------------------------------- colour / source transforms
-
-
-def color_jitter(img, rng, strength=1.0):
-    x = img.astype(np.float32)
-    x += rng.uniform(-20, 20, 3) * strength
-    hsv = cv2.cvtColor(np.clip(x, 0, 255).astype(np.uint8), cv2.COLOR_RGB2HSV).astype(np.float32)
-    hsv[..., 0] = (hsv[..., 0] + rng.uniform(-8, 8) * strength) % 180
-    hsv[..., 1] *= 1 + rng.uniform(-0.3, 0.3) * strength
-    hsv[..., 2] *= 1 + rng.uniform(-0.2, 0.2) * strength
-    x = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
-    c = 1 + rng.uniform(-0.2, 0.2) * strength
-    x = (x - x.mean()) * c + x.mean()
-    return np.clip(x, 0, 255).astype(np.uint8)
-
-
-def sharpen_or_blur(img, rng):
-    if rng.random() < 0.5:
-        return cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.5))
-    blur = cv2.GaussianBlur(img, (0, 0), 1.0)
-    return cv2.addWeighted(img, 1 + rng.uniform(0.3, 1.0), blur, -rng.uniform(0.3, 1.0), 0)
-
-
-def affine_jitter(img, rng):
-    size = img.shape[0]
-    s = rng.uniform(0.94, 1.06)
-    sx = s * rng.uniform(0.97, 1.03)
-    tx, ty = rng.uniform(-0.03, 0.03, 2) * size
-    m = np.array([[sx, 0, (1 - sx) * size / 2 + tx], [0, s, (1 - s) * size / 2 + ty]], np.float32)
-    return cv2.warpAffine(img, m, (size, size), borderMode=cv2.BORDER_REFLECT)
 
 
 def match_color(src, dst, mask):
@@ -215,103 +121,241 @@ def slim_face(img, lm, amount):
     return cv2.remap(img, map_x, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
-# ---------------------------------------------------------------- degradations (real and fake)
 
 
-def degrade(img, rng):
+# ---------------------------------------------------------------- SBI source/target transforms
+
+
+def colour_shift(img, rng, rgb=20, hsv=(4, 12, 12), bc=0.1, p_rgb=0.3):
+    """RGB shift (probability `p_rgb`), hue/saturation/value shift, brightness and contrast."""
+    x = img.astype(np.float32)
+    if rng.random() < p_rgb:
+        x += rng.uniform(-rgb, rgb, 3)
+    hsv_img = cv2.cvtColor(np.clip(x, 0, 255).astype(np.uint8), cv2.COLOR_RGB2HSV).astype(np.float32)
+    hsv_img[..., 0] = (hsv_img[..., 0] + rng.uniform(-hsv[0], hsv[0])) % 180
+    hsv_img[..., 1] += rng.uniform(-hsv[1], hsv[1])
+    hsv_img[..., 2] += rng.uniform(-hsv[2], hsv[2])
+    x = cv2.cvtColor(np.clip(hsv_img, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
+    x = x * (1 + rng.uniform(-bc, bc)) + 255 * rng.uniform(-bc, bc)
+    return np.clip(x, 0, 255).astype(np.uint8)
+
+
+def downscale_or_sharpen(img, rng):
+    """SBI: either down-scale by 2 or 4 (nearest) and back up (linear), or sharpen."""
     size = img.shape[0]
-    if rng.random() < 0.35:
-        # Global sharpening, real and fake alike: the training photos are small and soft, while
-        # users' photos are often sharp; sharpness itself must not read as "fake", only a
-        # sharpness mismatch inside the face.
-        blur = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.8, 2.0))
-        amount = rng.uniform(0.3, 1.5)
-        img = cv2.addWeighted(img, 1 + amount, blur, -amount, 0)
     if rng.random() < 0.5:
-        # Down to as little as a fifth of the crop size and back up: faces in videos and group
-        # photos are often 30-60 px, upscaled into the crop; softness must not read as "fake".
-        f = np.exp(rng.uniform(np.log(0.2), np.log(0.9)))
-        small = cv2.resize(img, (int(size * f), int(size * f)), interpolation=cv2.INTER_AREA)
-        img = cv2.resize(small, (size, size), interpolation=cv2.INTER_LINEAR)
-    if rng.random() < 0.2:
-        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.4, 1.5))
+        r = int(rng.choice([2, 4]))
+        small = cv2.resize(img, (size // r, size // r), interpolation=cv2.INTER_NEAREST)
+        return cv2.resize(small, (size, size), interpolation=cv2.INTER_LINEAR)
+    # albumentations' Sharpen(alpha=(0.2, 0.5), lightness=(0.5, 1.0)), as in SBI's code
+    alpha, light = rng.uniform(0.2, 0.5), rng.uniform(0.5, 1.0)
+    effect = np.array([[-1, -1, -1], [-1, 8 + light, -1], [-1, -1, -1]], np.float32)
+    identity = np.zeros((3, 3), np.float32)
+    identity[1, 1] = 1
+    return cv2.filter2D(img, -1, (1 - alpha) * identity + alpha * effect)
+
+
+def source_transform(img, rng):
+    return downscale_or_sharpen(colour_shift(img, rng), rng)
+
+
+def random_affine(img, mask, rng):
+    """SBI's source affine: shift x by up to 3%, y by 1.5%, scale 0.95-1.053, image and mask."""
+    size = img.shape[0]
+    s = rng.uniform(0.95, 1 / 0.95)
+    tx, ty = rng.uniform(-0.03, 0.03) * size, rng.uniform(-0.015, 0.015) * size
+    m = np.array([[s, 0, (1 - s) * size / 2 + tx], [0, s, (1 - s) * size / 2 + ty]], np.float32)
+    img = cv2.warpAffine(img, m, (size, size), borderMode=cv2.BORDER_REFLECT)
+    mask = cv2.warpAffine(mask, m, (size, size), borderMode=cv2.BORDER_CONSTANT)
+    return img, mask
+
+
+def align_to(src_img, src_lm, dst_lm, rng=None, jitter=0.0):
+    """Warps `src_img` so that its 68 landmarks land on `dst_lm` (least-squares similarity), with
+    an optional random scale/rotation jitter about the landmarks' centre. Returns the warped image
+    and where it holds image content (1) rather than padding or outside pixels (0)."""
+    m, _ = cv2.estimateAffinePartial2D(src_lm, dst_lm)
+    if m is None:
+        m = np.array([[1, 0, 0], [0, 1, 0]], np.float64)
+    if rng is not None and jitter > 0:
+        c = dst_lm.mean(0)
+        j = cv2.getRotationMatrix2D((float(c[0]), float(c[1])), rng.uniform(-8, 8) * jitter,
+                                    1 + rng.uniform(-0.08, 0.08) * jitter)
+        m = np.vstack([j, [0, 0, 1]]) @ np.vstack([m, [0, 0, 1]])
+        m = m[:2]
+    size = src_img.shape[0]
+    content = (src_img.max(-1) > 0).astype(np.uint8)
+    return (cv2.warpAffine(src_img, m, (size, size), borderMode=cv2.BORDER_REFLECT),
+            cv2.warpAffine(content, m, (size, size), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT))
+
+
+def degrade_region(img, rng):
+    """A pasted region's own history: another JPEG quality, noise or resampling."""
+    size = img.shape[0]
+    kind = rng.integers(3)
+    if kind == 0:
+        ok, enc = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 90))])
+        return np.ascontiguousarray(cv2.imdecode(enc, cv2.IMREAD_COLOR)[..., ::-1])
+    if kind == 1:
+        return np.clip(img + rng.normal(0, rng.uniform(2, 6), img.shape), 0, 255).astype(np.uint8)
+    f = rng.uniform(0.4, 0.8)
+    small = cv2.resize(img, (int(size * f), int(size * f)), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (size, size), interpolation=cv2.INTER_CUBIC)
+
+
+# ---------------------------------------------------------------- global augmentation (real and fake alike)
+
+
+def h264_intra(images, qp):
+    """Each image through one intra-only H.264 encode/decode (libx264, yuv420p, constant quantiser
+    `qp`, so equal frames encode equally) with ffmpeg: the compression most fakes users meet.
+    Returns the images unchanged if ffmpeg fails."""
+    h, w = images[0].shape[:2]
+    enc = ["ffmpeg", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-i", "-",
+           "-c:v", "libx264", "-preset", "veryfast", "-qp", str(qp), "-g", "1", "-pix_fmt", "yuv420p", "-f", "h264", "-"]
+    dec = ["ffmpeg", "-loglevel", "error", "-f", "h264", "-i", "-", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    try:
+        bitstream = subprocess.run(enc, input=np.ascontiguousarray(np.stack(images)).tobytes(),
+                                   capture_output=True, check=True).stdout
+        raw = subprocess.run(dec, input=bitstream, capture_output=True, check=True).stdout
+        out = np.frombuffer(raw, np.uint8).reshape(-1, h, w, 3)
+        if len(out) == len(images):
+            return [np.array(o) for o in out]
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return images
+
+
+def global_augment(images, rng):
+    """The same random augmentation applied to every image of `images` (a real and its fake)."""
+    size = images[0].shape[0]
+    ops = []
+    if rng.random() < 0.3:
+        ops.append(lambda x, s=rng.uniform(-20, 20, 3): np.clip(x + s, 0, 255).astype(np.uint8))
+    if rng.random() < 0.3:
+        b, c = rng.uniform(-0.3, 0.3), rng.uniform(-0.3, 0.3)
+        ops.append(lambda x: np.clip((x.astype(np.float32) - 128) * (1 + c) + 128 + 255 * b * 0.3, 0, 255).astype(np.uint8))
+    if rng.random() < 0.25:
+        # Global sharpening: the training photos are small and soft, users' photos often sharp;
+        # sharpness itself must not read as "fake", only a mismatch inside the face.
+        sigma, amount = rng.uniform(0.8, 2.0), rng.uniform(0.3, 1.5)
+        ops.append(lambda x: cv2.addWeighted(x, 1 + amount, cv2.GaussianBlur(x, (0, 0), sigma), -amount, 0))
+    if rng.random() < 0.3:
+        # Faces in videos and group photos are often 40-80 px, upscaled into the crop.
+        f = np.exp(rng.uniform(np.log(0.25), np.log(0.9)))
+        n = max(8, int(size * f))
+        ops.append(lambda x: cv2.resize(cv2.resize(x, (n, n), interpolation=cv2.INTER_AREA), (size, size),
+                                        interpolation=cv2.INTER_LINEAR))
+    if rng.random() < 0.15:
+        sigma = rng.uniform(0.4, 1.2)
+        ops.append(lambda x: cv2.GaussianBlur(x, (0, 0), sigma))
     if rng.random() < 0.1:
-        img = np.clip(img + rng.normal(0, rng.uniform(1, 5), img.shape), 0, 255).astype(np.uint8)
-    if rng.random() < 0.6:
-        q = int(rng.integers(40, 96))
-        ok, enc = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])
-        img = cv2.imdecode(enc, cv2.IMREAD_COLOR)[..., ::-1]
-    return np.ascontiguousarray(img)
+        noise = rng.normal(0, rng.uniform(1, 4), images[0].shape)
+        ops.append(lambda x: np.clip(x + noise, 0, 255).astype(np.uint8))
+    out = []
+    for x in images:
+        for op in ops:
+            x = op(x)
+        out.append(np.ascontiguousarray(x))
+    r = rng.random()
+    if r < 0.2:
+        out = h264_intra(out, int(rng.integers(20, 41)))
+    elif r < 0.7:
+        q = int(rng.integers(40, 101))
+        out = [np.ascontiguousarray(cv2.imdecode(cv2.imencode(".jpg", x[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])[1],
+                                                 cv2.IMREAD_COLOR)[..., ::-1]) for x in out]
+    return out
 
 
 # ---------------------------------------------------------------- sample generator
 
 
 class PseudoFakeGenerator:
-    """Makes (image, label, boundary) samples from real crops, deterministically per seed."""
+    """Makes (real, fake) pairs with their boundary targets from real crops, deterministically
+    per seed."""
 
-    def __init__(self, images, landmarks, map_size, neighbours=None, p_fake=0.5, p_beautify=0.2):
+    def __init__(self, images, landmarks, lm68, map_size, neighbours=None, p_beautify=0.2,
+                 kinds=(0.6, 0.2, 0.2)):
         self.images = images
         self.landmarks = landmarks
+        self.lm68 = lm68
         self.size = images.shape[1]
         self.map_size = map_size
-        self.p_fake = p_fake
-        self.p_beautify = p_beautify
         self.neighbours = neighbours
+        self.p_beautify = p_beautify
+        self.kinds = np.asarray(kinds, np.float64) / np.sum(kinds)
 
     def boundary(self, mask):
         b = 4 * mask * (1 - mask)
         return cv2.resize(b, (self.map_size, self.map_size), interpolation=cv2.INTER_AREA)
 
-    def make_fake(self, idx, rng):
-        base = self.images[idx]
-        lm = self.landmarks[idx]
-        mask = random_mask(lm, self.size, rng)
-        if self.neighbours is not None and rng.random() < 0.4:
-            other = int(rng.choice(self.neighbours[idx]))
-            src = self.images[other]
-            if rng.random() < 0.5:
-                src = color_jitter(src, rng, 0.5)
-            src = match_color(src, base, mask) if rng.random() < 0.8 else src
-        else:
+    def _other(self, idx, rng):
+        if self.neighbours is None:
+            return idx
+        return int(rng.choice(self.neighbours[idx]))
+
+    def make_fake(self, base, idx, rng):
+        """Returns (real, fake, mask) made from `base` (crop `idx`, possibly beautified). The real
+        is `base` itself, or, when a self-blend transformed its target, that target (as in SBI's
+        code: the pair then differs only inside the mask)."""
+        lm = self.lm68[idx]
+        content = (self.images[idx].max(-1) > 0).astype(np.uint8)
+        kind = rng.choice(3, p=self.kinds)
+        if kind == 0:
             src, tgt = base.copy(), base.copy()
             if rng.random() < 0.5:
-                src = color_jitter(src, rng)
+                src = source_transform(src, rng)
             else:
-                tgt = color_jitter(tgt, rng)
-            if rng.random() < 0.5:
-                src = sharpen_or_blur(src, rng)
-            src = affine_jitter(src, rng)
+                tgt = source_transform(tgt, rng)
+            mask = masks.blend_mask(lm, self.size, rng)
+            src, mask = random_affine(src, mask, rng)
             base = tgt
+        elif kind == 1:
+            other = self._other(idx, rng)
+            src, src_content = align_to(self.images[other], self.lm68[other], lm)
+            content &= src_content
+            mask = masks.blend_mask(lm, self.size, rng)
+            if rng.random() < 0.8:
+                src = match_color(src, base, mask)
+            if rng.random() < 0.3:
+                src = source_transform(src, rng)
+        else:
+            other = self._other(idx, rng)
+            src, src_content = align_to(self.images[other], self.lm68[other], lm, rng, jitter=1.0)
+            content &= src_content
+            mask = masks.parts(lm, self.size, rng)
+            mask = masks.elastic(mask, rng, 50 * self.size / 380, 7 * self.size / 380)
+            sigma = rng.uniform(1.0, 0.03 * self.size)
+            mask = cv2.GaussianBlur(mask, (0, 0), sigma)
+            mask = mask / max(float(mask.max()), 1e-6)
+            src = match_color(src, base, mask)
+            if rng.random() < 0.7:
+                src = degrade_region(src, rng)
         # Blend only where both faces have image content, a few pixels away from any
         # outside-the-image padding: a smeared padding edge would be a cue that real photos with
         # padded crops (faces near the photo's edge) would trip.
-        valid = ((base.max(-1) > 0) & (src.max(-1) > 0)).astype(np.uint8)
-        valid = cv2.erode(valid, np.ones((11, 11), np.uint8)).astype(np.float32)
-        mask = mask * cv2.GaussianBlur(valid, (0, 0), 2.0)
+        valid = cv2.erode(content, np.ones((11, 11), np.uint8)).astype(np.float32)
+        mask = (mask * cv2.GaussianBlur(valid, (0, 0), 2.0)).astype(np.float32)
         m3 = mask[..., None]
-        fake = (src.astype(np.float32) * m3 + base.astype(np.float32) * (1 - m3))
-        fake = np.clip(fake + 0.5, 0, 255).astype(np.uint8)
+        fake = np.clip(src.astype(np.float32) * m3 + base.astype(np.float32) * (1 - m3) + 0.5, 0, 255).astype(np.uint8)
         # Outside-the-image padding (pure black, from the crop policy) stays pure black, so that
         # a tinted border is never a cue.
         fake[self.images[idx].max(-1) == 0] = 0
-        return fake, mask
+        return base, fake, mask
 
-    def sample(self, idx, seed):
+    def pair(self, idx, seed):
+        """(real, fake, fake_target): a real crop and a fake made from it, both through the same
+        global augmentation; the real's target is all zeros."""
         rng = np.random.default_rng(seed)
-        if rng.random() < self.p_fake:
-            img, mask = self.make_fake(idx, rng)
-            label, target = 1.0, self.boundary(mask)
-        else:
-            img = self.images[idx]
-            if rng.random() < self.p_beautify:
-                img = beautify(img, self.landmarks[idx], rng)
-            label, target = 0.0, np.zeros((self.map_size, self.map_size), np.float32)
+        base = self.images[idx]
+        if rng.random() < self.p_beautify:
+            base = beautify(base, self.landmarks[idx], rng)
+        base, fake, mask = self.make_fake(base, idx, rng)
+        target = self.boundary(mask)
         if rng.random() < 0.5:
-            img = img[:, ::-1]
-            target = target[:, ::-1]
-        img = degrade(np.ascontiguousarray(img), rng)
-        return img, np.float32(label), np.ascontiguousarray(target, dtype=np.float32)
+            base, fake, target = base[:, ::-1], fake[:, ::-1], target[:, ::-1]
+        real, fake = global_augment([np.ascontiguousarray(base), np.ascontiguousarray(fake)], rng)
+        return real, fake, np.ascontiguousarray(target, dtype=np.float32)
 
 
 def pose_neighbours(landmarks, k=24):

