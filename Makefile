@@ -1,5 +1,5 @@
 # Entry points for a fresh machine: each target installs what it needs first.
-FILE ?= ../shared/data/dev/yonsei/fake/easy_101_0010.jpg
+FILE ?= ../shared/data/dev/lfw_swap/fake/fake_3196.jpg
 
 .PHONY: scan test test-ort test-training lint bench bench-backends compare setup train-env
 

@@ -17,8 +17,13 @@ fn data(rel: &str) -> PathBuf {
         .join(rel)
 }
 
+/// The shipped manifest, or the one in `FACETELL_MODELS` (as for the CLI): comparing two
+/// classifiers is two runs of the same benchmark.
 fn manifest() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("models/manifest.toml")
+    std::env::var_os("FACETELL_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("models"))
+        .join("manifest.toml")
 }
 
 /// First frame of the 1080p street fixture.

@@ -28,7 +28,7 @@ pub struct Config {
     /// Face detector tuning and input-size policy.
     pub detect: DetectParams,
     /// Faces whose shorter box side is below this many image pixels are reported but not scored:
-    /// 32 px is about where a 128 px crop becomes mostly interpolation.
+    /// at 32 px a face is upscaled about 7x into the 224 px crop, mostly interpolation.
     pub min_face: f32,
     /// Decision threshold; `None` uses the manifest's default.
     pub threshold: Option<f32>,

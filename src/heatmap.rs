@@ -5,7 +5,7 @@ use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use image::{GrayImage, RgbImage};
 use ndarray::Array2;
 
-/// Scale of the heatmap image relative to the crop (a 128 px crop is small on a screen).
+/// Scale of the heatmap image relative to the crop (a crop is small on a screen).
 const UPSCALE: u32 = 2;
 
 /// Renders `crop` (upscaled) with `boundary` (values 0..1) overlaid in red: the stronger the

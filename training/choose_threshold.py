@@ -1,13 +1,16 @@
-"""Chooses the default decision threshold on dev reals at a stated false-positive rate and writes
-it to models/manifest.toml.
+"""Chooses the default decision threshold at a stated false-positive rate on the dev reals of all
+sets together (photos and videos, file-level scores), writes it to models/manifest.toml and prints
+the operating point of every set.
 
-    facetell eval --labels ../shared/data/dev/labels.csv --records work/dev_records.jsonl
+    facetell eval --labels ../../shared/data/dev/labels.csv --root ../../shared/data --records work/dev_records.jsonl
     python choose_threshold.py --records work/dev_records.jsonl --fpr 0.05
 
-The threshold is the smallest score that flags at most `fpr` of the dev real images.
+The threshold is the smallest score that flags at most `fpr` of the dev reals.
 """
 import argparse
+import csv
 import json
+import pathlib
 import re
 
 import numpy as np
@@ -18,22 +21,39 @@ from facetell_train.manifest import MANIFEST
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--records", default="work/dev_records.jsonl")
+    p.add_argument("--labels", default="../../shared/data/dev/labels.csv")
     p.add_argument("--fpr", type=float, default=0.05)
+    p.add_argument("--dry-run", action="store_true", help="print, do not write the manifest")
     a = p.parse_args()
-    scores = []
+    labels = {}
+    with open(a.labels) as f:
+        for row in csv.DictReader(f):
+            labels[pathlib.PurePath(row["path"]).as_posix()] = (row["label"], row.get("set", ""))
+    by_set = {}
     for line in open(a.records):
         r = json.loads(line)
-        if r["kind"] == "image" and "/real/" in r["path"] and r["score"] is not None:
-            scores.append(r["score"])
-    scores = np.sort(np.array(scores))[::-1]
-    k = int(np.floor(a.fpr * len(scores)))
-    threshold = float(scores[k]) + 1e-4 if k < len(scores) else 0.5
-    threshold = round(min(threshold, 0.9999), 4)
-    flagged = float((scores >= threshold).mean())
-    print(f"{len(scores)} dev reals; threshold {threshold} flags {flagged:.3%} (target {a.fpr:.1%})")
-    text = MANIFEST.read_text()
-    text = re.sub(r"^threshold = .*$", f"threshold = {threshold}", text, flags=re.M)
-    MANIFEST.write_text(text)
+        if r.get("score") is None:
+            continue
+        key = next((k for k in labels if r["path"].endswith(k)), None)
+        if key is None:
+            continue
+        label, name = labels[key]
+        name = "ffpp" if name.startswith("ffpp") else name
+        by_set.setdefault(name, []).append((label == "fake", r["score"]))
+    reals = np.sort([s for v in by_set.values() for fake, s in v if not fake])[::-1]
+    k = int(np.floor(a.fpr * len(reals)))
+    threshold = round(min(float(reals[k]) + 1e-4 if k < len(reals) else 0.5, 0.9999), 4)
+    print(f"{len(reals)} dev reals (all sets); threshold {threshold} flags {(reals >= threshold).mean():.1%} "
+          f"(target {a.fpr:.0%})")
+    print("| set | reals | fakes | FPR at threshold | TPR at threshold |")
+    print("|---|---|---|---|---|")
+    for name, v in sorted(by_set.items()):
+        r = np.array([s for fake, s in v if not fake])
+        f = np.array([s for fake, s in v if fake])
+        print(f"| {name} | {len(r)} | {len(f)} | {(r >= threshold).mean():.3f} | {(f >= threshold).mean():.3f} |")
+    if not a.dry_run:
+        text = re.sub(r"^threshold = .*$", f"threshold = {threshold}", MANIFEST.read_text(), flags=re.M)
+        MANIFEST.write_text(text)
 
 
 if __name__ == "__main__":
