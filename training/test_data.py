@@ -15,10 +15,7 @@ SIZE, MAP = 96, 12
 def canonical_68(size):
     """A plausible frontal 68-point layout (iBUG order) in a size x size aligned crop."""
     s = size / 224
-    t = np.linspace(np.pi * 0.95, np.pi * 0.05, 17)
-    jaw = np.stack([112 + 62 * np.cos(t), 120 + 75 * np.sin(t) * (t > 0) * 0.9 + 0 * t], 1)
-    jaw[:, 1] = 110 + 80 * np.sin(np.linspace(0.05, 0.95, 17) * np.pi) * 0.95
-    jaw[:, 0] = np.linspace(52, 172, 17)
+    jaw = np.stack([np.linspace(52, 172, 17), 110 + 76 * np.sin(np.linspace(0.05, 0.95, 17) * np.pi)], 1)
     brow_r = np.stack([np.linspace(62, 102, 5), [92, 86, 84, 85, 88]], 1)
     brow_l = np.stack([np.linspace(122, 162, 5), [88, 85, 84, 86, 92]], 1)
     ridge = np.stack([[112] * 4, np.linspace(100, 126, 4)], 1)

@@ -22,14 +22,12 @@ The boundary target is 4*M*(1-M) of the final mask (zero for reals), pooled to t
 """
 import json
 import pathlib
-
 import subprocess
 
 import cv2
 import numpy as np
 
 from . import masks
-
 from .manifest import MEAN, STD
 
 LE, RE, NOSE, LM, RM = range(5)
@@ -121,6 +119,19 @@ def slim_face(img, lm, amount):
     return cv2.remap(img, map_x, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
+# ---------------------------------------------------------------- resampling and compression
+
+
+def resample(img, n, down=cv2.INTER_AREA, up=cv2.INTER_LINEAR):
+    """Down to n x n and back up to the image's size: detail lost as in a smaller source."""
+    size = img.shape[0]
+    return cv2.resize(cv2.resize(img, (n, n), interpolation=down), (size, size), interpolation=up)
+
+
+def jpeg(img, quality):
+    """One JPEG encode/decode of an RGB image at `quality`."""
+    enc = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])[1]
+    return np.ascontiguousarray(cv2.imdecode(enc, cv2.IMREAD_COLOR)[..., ::-1])
 
 
 # ---------------------------------------------------------------- SBI source/target transforms
@@ -142,11 +153,8 @@ def colour_shift(img, rng, rgb=20, hsv=(4, 12, 12), bc=0.1, p_rgb=0.3):
 
 def downscale_or_sharpen(img, rng):
     """SBI: either down-scale by 2 or 4 (nearest) and back up (linear), or sharpen."""
-    size = img.shape[0]
     if rng.random() < 0.5:
-        r = int(rng.choice([2, 4]))
-        small = cv2.resize(img, (size // r, size // r), interpolation=cv2.INTER_NEAREST)
-        return cv2.resize(small, (size, size), interpolation=cv2.INTER_LINEAR)
+        return resample(img, img.shape[0] // int(rng.choice([2, 4])), down=cv2.INTER_NEAREST)
     # albumentations' Sharpen(alpha=(0.2, 0.5), lightness=(0.5, 1.0)), as in SBI's code
     alpha, light = rng.uniform(0.2, 0.5), rng.uniform(0.5, 1.0)
     effect = np.array([[-1, -1, -1], [-1, 8 + light, -1], [-1, -1, -1]], np.float32)
@@ -191,16 +199,12 @@ def align_to(src_img, src_lm, dst_lm, rng=None, jitter=0.0):
 
 def degrade_region(img, rng):
     """A pasted region's own history: another JPEG quality, noise or resampling."""
-    size = img.shape[0]
     kind = rng.integers(3)
     if kind == 0:
-        ok, enc = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 90))])
-        return np.ascontiguousarray(cv2.imdecode(enc, cv2.IMREAD_COLOR)[..., ::-1])
+        return jpeg(img, int(rng.integers(30, 90)))
     if kind == 1:
         return np.clip(img + rng.normal(0, rng.uniform(2, 6), img.shape), 0, 255).astype(np.uint8)
-    f = rng.uniform(0.4, 0.8)
-    small = cv2.resize(img, (int(size * f), int(size * f)), interpolation=cv2.INTER_AREA)
-    return cv2.resize(small, (size, size), interpolation=cv2.INTER_CUBIC)
+    return resample(img, int(img.shape[0] * rng.uniform(0.4, 0.8)), up=cv2.INTER_CUBIC)
 
 
 # ---------------------------------------------------------------- global augmentation (real and fake alike)
@@ -244,8 +248,7 @@ def global_augment(images, rng):
         # Faces in videos and group photos are often 40-80 px, upscaled into the crop.
         f = np.exp(rng.uniform(np.log(0.25), np.log(0.9)))
         n = max(8, int(size * f))
-        ops.append(lambda x: cv2.resize(cv2.resize(x, (n, n), interpolation=cv2.INTER_AREA), (size, size),
-                                        interpolation=cv2.INTER_LINEAR))
+        ops.append(lambda x: resample(x, n))
     if rng.random() < 0.15:
         sigma = rng.uniform(0.4, 1.2)
         ops.append(lambda x: cv2.GaussianBlur(x, (0, 0), sigma))
@@ -262,8 +265,7 @@ def global_augment(images, rng):
         out = h264_intra(out, int(rng.integers(20, 41)))
     elif r < 0.7:
         q = int(rng.integers(40, 101))
-        out = [np.ascontiguousarray(cv2.imdecode(cv2.imencode(".jpg", x[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])[1],
-                                                 cv2.IMREAD_COLOR)[..., ::-1]) for x in out]
+        out = [jpeg(x, q) for x in out]
     return out
 
 
@@ -310,21 +312,21 @@ class PseudoFakeGenerator:
             mask = masks.blend_mask(lm, self.size, rng)
             src, mask = random_affine(src, mask, rng)
             base = tgt
-        elif kind == 1:
+        else:
+            # Another face of similar pose, aligned on the 68 landmarks (part composites with a
+            # scale/rotation jitter); blending stays where both crops hold image content.
             other = self._other(idx, rng)
-            src, src_content = align_to(self.images[other], self.lm68[other], lm)
+            src, src_content = align_to(self.images[other], self.lm68[other], lm,
+                                        rng, jitter=0.0 if kind == 1 else 1.0)
             content &= src_content
+        if kind == 1:
             mask = masks.blend_mask(lm, self.size, rng)
             if rng.random() < 0.8:
                 src = match_color(src, base, mask)
             if rng.random() < 0.3:
                 src = source_transform(src, rng)
-        else:
-            other = self._other(idx, rng)
-            src, src_content = align_to(self.images[other], self.lm68[other], lm, rng, jitter=1.0)
-            content &= src_content
-            mask = masks.parts(lm, self.size, rng)
-            mask = masks.elastic(mask, rng, 50 * self.size / 380, 7 * self.size / 380)
+        elif kind == 2:
+            mask = masks.elastic(masks.parts(lm, self.size, rng), rng)
             sigma = rng.uniform(1.0, 0.03 * self.size)
             mask = cv2.GaussianBlur(mask, (0, 0), sigma)
             mask = mask / max(float(mask.max()), 1e-6)

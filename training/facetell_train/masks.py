@@ -18,7 +18,7 @@ JAW = slice(0, 17)
 BROW_R, BROW_L = slice(17, 22), slice(22, 27)
 NOSE_RIDGE, NOSTRILS = slice(27, 31), slice(31, 36)
 EYE_R, EYE_L = slice(36, 42), slice(42, 48)
-MOUTH = slice(48, 68)
+MOUTH, MOUTH_OUTER = slice(48, 68), slice(48, 60)
 
 
 def _fill_hulls(parts, size):
@@ -83,7 +83,7 @@ def parts(lm, size, rng):
     if chosen[2]:
         regions.append(np.concatenate([lm[NOSE_RIDGE], lm[NOSTRILS]]))
     if chosen[3]:
-        regions.append(lm[48:60])
+        regions.append(lm[MOUTH_OUTER])
     grown = []
     for pts in regions:
         c = pts.mean(0)
@@ -93,9 +93,11 @@ def parts(lm, size, rng):
     return cv2.dilate(m, np.ones((k, k), np.uint8))
 
 
-def elastic(mask, rng, alpha, sigma):
-    """Elastic deformation of the mask (albumentations' ElasticTransform, as in SBI's code)."""
+def elastic(mask, rng):
+    """Elastic deformation of the mask: albumentations' ElasticTransform with SBI's alpha 50 and
+    sigma 7, scaled from SBI's 380 px crops to this crop size."""
     size = mask.shape[0]
+    alpha, sigma = 50 * size / 380, 7 * size / 380
     dx = cv2.GaussianBlur(rng.uniform(-1, 1, (size, size)).astype(np.float32), (0, 0), sigma) * alpha
     dy = cv2.GaussianBlur(rng.uniform(-1, 1, (size, size)).astype(np.float32), (0, 0), sigma) * alpha
     xs, ys = np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))
@@ -123,11 +125,8 @@ def soften(mask, rng):
     return cv2.resize(m, (size, size))
 
 
-def blend_mask(lm68, size, rng, kind=None):
+def blend_mask(lm68, size, rng):
     """A random hull-family mask, elastically deformed, softened, times a blend ratio from
     {0.25, 0.5, 0.75, 1, 1, 1}."""
-    hull = HULLS[rng.integers(4)] if kind is None else kind
-    m = hull(lm68, size)
-    m = elastic(m, rng, 50 * size / 380, 7 * size / 380)
-    m = soften(m, rng)
+    m = soften(elastic(HULLS[rng.integers(4)](lm68, size), rng), rng)
     return np.clip(m * rng.choice([0.25, 0.5, 0.75, 1.0, 1.0, 1.0]), 0, 1).astype(np.float32)

