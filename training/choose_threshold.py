@@ -34,10 +34,12 @@ def main():
         r = json.loads(line)
         if r.get("score") is None:
             continue
-        key = next((k for k in labels if r["path"].endswith(k)), None)
-        if key is None:
+        # The record's path is ROOT/path as eval was given it: find the labels' path as its tail.
+        parts = pathlib.PurePath(r["path"]).parts
+        hit = next((labels[t] for t in ("/".join(parts[i:]) for i in range(len(parts))) if t in labels), None)
+        if hit is None:
             continue
-        label, name = labels[key]
+        label, name = hit
         name = "ffpp" if name.startswith("ffpp") else name
         by_set.setdefault(name, []).append((label == "fake", r["score"]))
     reals = np.sort([s for v in by_set.values() for fake, s in v if not fake])[::-1]
