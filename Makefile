@@ -11,10 +11,11 @@ setup:
 scan: setup
 	cargo run --release --quiet -- scan $(FILE) || [ $$? -eq 1 ]
 
-# The whole test suite (unit, CLI, end-to-end on ../shared/data with real ffmpeg), then the
-# ONNX Runtime backend's parity tests.
+# The whole test suite (unit, CLI, server, end-to-end on ../shared/data with real ffmpeg), the
+# rustdoc examples, then the ONNX Runtime backend's parity tests.
 test: setup
 	cargo test --all-targets
+	cargo test --doc
 	$(MAKE) test-ort
 	$(MAKE) test-training
 

@@ -33,7 +33,7 @@ fn frame_1080p() -> RgbImage {
         ..VideoParams::default()
     };
     let mut frame = None;
-    decode_frames(&data("fixtures/video.mp4"), &params, |f| {
+    decode_frames(&data("fixtures/video.mp4"), &params, u64::MAX, |f| {
         frame = Some(f.image);
         Ok(())
     })

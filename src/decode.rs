@@ -20,16 +20,14 @@ use crate::error::{Error, Result};
 /// Limits applied while decoding.
 #[derive(Debug, Clone)]
 pub struct DecodeParams {
-    /// Largest accepted width * height. 100 MP covers every camera sold today while refusing
-    /// decompression bombs that would need gigabytes of RAM.
+    /// Largest accepted width * height.
     pub max_pixels: u64,
 }
 
 impl Default for DecodeParams {
+    /// The defaults of [`Config::default`](crate::Config).
     fn default() -> Self {
-        DecodeParams {
-            max_pixels: 100_000_000,
-        }
+        crate::Config::default().decode
     }
 }
 

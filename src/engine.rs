@@ -1,12 +1,13 @@
-//! The [`Detector`]: every stage as a public method, plus [`Detector::score_image`] and
-//! [`Detector::score_file`] that chain them.
+//! The [`Detector`]: every stage as a public method, plus [`Detector::score_image`] that chains
+//! them on one decoded image, and the [`Config`] every front end shares. Files, videos and
+//! records are the scanning core's business ([`crate::scan`]).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use image::RgbImage;
-use rayon::prelude::*;
+use serde::Serialize;
 
-use crate::aggregate::TrackedFace;
 use crate::aggregate::{self, Label};
 use crate::backend::Backend;
 use crate::classify::{ClassifierOutput, FaceClassifier, Normalization, OnnxClassifier, sigmoid};
@@ -15,16 +16,16 @@ use crate::decode::{DecodeParams, decode_image};
 use crate::detect::{CenterFace, DetectParams, Face, FaceDetector};
 use crate::error::{Error, Result};
 use crate::manifest::{CropPolicy, Manifest, read_checked};
-use crate::report::{
-    FaceReport, FileReport, FrameReport, Kind, SkipReason, TrackReport, VideoReport, round4,
-};
-use crate::video::{self, Sampling, VideoParams};
+use crate::video::{Sampling, VideoParams};
 
-/// Settings of a scan that are not part of the model.
+/// Settings of a scan that are not part of the model. [`Config::default`] is the one place
+/// where every default is written; the CLI's flags and the server's options start from it.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Decoder limits.
+    /// Decoder limits (also applied to video frames).
     pub decode: DecodeParams,
+    /// Which frames of a video (or frame folder) to score, and the time limit per video.
+    pub video: VideoParams,
     /// Face detector tuning and input-size policy.
     pub detect: DetectParams,
     /// Faces whose shorter box side is below this many image pixels are reported but not scored:
@@ -44,7 +45,17 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            decode: DecodeParams::default(),
+            // 100 MP covers every camera sold today while refusing decompression bombs that
+            // would need gigabytes of RAM.
+            decode: DecodeParams {
+                max_pixels: 100_000_000,
+            },
+            // 32 frames spread over the video: the usual evaluation protocol.
+            video: VideoParams {
+                sampling: Sampling::Uniform(32),
+                time_limit: Duration::from_secs(600),
+                seek_above_s: 60.0,
+            },
             detect: DetectParams::default(),
             min_face: 32.0,
             threshold: None,
@@ -53,6 +64,14 @@ impl Default for Config {
             backend: Backend::Tract,
         }
     }
+}
+
+/// Why a detected face was not scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// Shorter box side below `--min-face` pixels: too few pixels for a verdict.
+    FaceTooSmall,
 }
 
 /// A face with its classifier output, or the reason it was not scored.
@@ -81,16 +100,6 @@ pub struct ImageVerdict {
     pub label: Label,
 }
 
-impl ImageVerdict {
-    /// The faces as report entries.
-    pub fn face_reports(&self) -> Vec<FaceReport> {
-        self.faces
-            .iter()
-            .map(|f| FaceReport::new(&f.face, f.score, f.skipped))
-            .collect()
-    }
-}
-
 /// The whole pipeline, built once and shared across threads (it is `Send + Sync`).
 ///
 /// ```no_run
@@ -98,8 +107,10 @@ impl ImageVerdict {
 ///     "models/manifest.toml",
 ///     facetell::Config::default(),
 /// )?;
-/// let report = detector.score_file(std::path::Path::new("photo.jpg"));
-/// println!("{:?} {:?}", report.label, report.score);
+/// let image = detector.decode(&std::fs::read("photo.jpg").unwrap())?;
+/// let faces = detector.detect_faces(&image)?;
+/// let verdict = detector.score_faces(&image, faces)?;
+/// println!("{} faces, {:?} {:?}", verdict.faces.len(), verdict.label, verdict.score);
 /// # Ok::<(), facetell::Error>(())
 /// ```
 pub struct Detector {
@@ -288,220 +299,5 @@ impl Detector {
     pub fn score_image(&self, image: &RgbImage) -> Result<ImageVerdict> {
         let faces = self.detect_faces(image)?;
         self.score_faces(image, faces)
-    }
-
-    /// Reads a file, checking the size limit.
-    pub fn read_file(&self, path: &Path) -> Result<Vec<u8>> {
-        let io = |source| Error::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let meta = std::fs::metadata(path).map_err(io)?;
-        if meta.is_dir() {
-            return Err(Error::UnsupportedFormat {
-                detail: "it is a directory".into(),
-            }
-            .in_file(path));
-        }
-        if meta.len() > self.config.max_file_size {
-            return Err(Error::FileTooLarge {
-                size: meta.len(),
-                limit: self.config.max_file_size,
-            }
-            .in_file(path));
-        }
-        std::fs::read(path).map_err(io)
-    }
-
-    /// Reads, decodes and scores one image file.
-    pub fn score_image_path(&self, path: &Path) -> Result<ImageVerdict> {
-        let bytes = self.read_file(path)?;
-        let image = self.decode(&bytes)?;
-        self.score_image(&image)
-    }
-
-    /// Scores one image file; never fails: errors become an `error` record.
-    pub fn score_image_file(&self, path: &Path) -> FileReport {
-        image_report(path, self.score_image_path(path).as_ref())
-    }
-
-    /// Scores sampled frames of a video file; never fails: errors become an `error` record.
-    pub fn score_video_file(&self, path: &Path, params: &VideoParams) -> FileReport {
-        // Frames are decoded in order and scored in parallel, a batch of one per worker thread at
-        // a time, so memory stays at a few frames whatever the video's length.
-        let batch = rayon::current_num_threads().max(1);
-        let mut pending: Vec<video::VideoFrame> = Vec::with_capacity(batch);
-        let mut frames = Vec::new();
-        let mut flush = |pending: &mut Vec<video::VideoFrame>| -> Result<()> {
-            let scored: Vec<Result<FrameReport>> = pending
-                .par_iter()
-                .map(|frame| {
-                    let verdict = self.score_image(&frame.image)?;
-                    Ok(FrameReport {
-                        index: frame.index,
-                        time_s: (frame.time_s * 1000.0).round() / 1000.0,
-                        score: verdict.score.map(round4),
-                        faces: verdict.face_reports(),
-                    })
-                })
-                .collect();
-            pending.clear();
-            for report in scored {
-                frames.push(report?);
-            }
-            Ok(())
-        };
-        let result = video::decode_frames(path, params, |frame| {
-            pending.push(frame);
-            if pending.len() >= batch {
-                flush(&mut pending)?;
-            }
-            Ok(())
-        })
-        .and_then(|done| flush(&mut pending).map(|()| done));
-        let display = path.to_string_lossy().into_owned();
-        match result {
-            Ok((info, warnings)) => {
-                self.sequence_report(display, Kind::Video, frames, info.duration_s, warnings)
-            }
-            Err(e) => FileReport::error(display, Kind::Video, e.without_path()),
-        }
-    }
-
-    /// Scores a folder of frames (images, natural sort order) as one video at a nominal
-    /// [`SEQUENCE_FPS`] frames per second. Unreadable frames are skipped with a warning.
-    pub fn score_sequence(&self, dir: &Path, sampling: Sampling) -> FileReport {
-        let display = dir.to_string_lossy().into_owned();
-        let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
-            Ok(entries) => entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.is_file() && crate::inputs::sniff(p) == crate::inputs::InputKind::Image
-                })
-                .collect(),
-            Err(e) => {
-                return FileReport::error(
-                    display,
-                    Kind::Frames,
-                    format!("cannot read the folder: {e}"),
-                );
-            }
-        };
-        files.sort_by(|a, b| natord::compare(&a.to_string_lossy(), &b.to_string_lossy()));
-        if files.is_empty() {
-            return FileReport::error(display, Kind::Frames, "the folder holds no images".into());
-        }
-        let mut frames = Vec::new();
-        let mut warnings = Vec::new();
-        for index in sample_indices(files.len(), sampling) {
-            let time_s = index as f64 / SEQUENCE_FPS;
-            match self.score_image_path(&files[index]) {
-                Ok(verdict) => frames.push(FrameReport {
-                    index: index as u64,
-                    time_s,
-                    score: verdict.score.map(round4),
-                    faces: verdict.face_reports(),
-                }),
-                Err(e) => {
-                    warnings.push(format!("{}: {}", files[index].display(), e.without_path()))
-                }
-            }
-        }
-        if frames.is_empty() {
-            return FileReport::error(
-                display,
-                Kind::Frames,
-                format!("no frame could be scored ({})", warnings.join("; ")),
-            );
-        }
-        let duration = files.len() as f64 / SEQUENCE_FPS;
-        self.sequence_report(display, Kind::Frames, frames, duration, warnings)
-    }
-
-    fn sequence_report(
-        &self,
-        path: String,
-        kind: Kind,
-        frames: Vec<FrameReport>,
-        duration_s: f64,
-        warnings: Vec<String>,
-    ) -> FileReport {
-        let tracked: Vec<Vec<TrackedFace>> = frames
-            .iter()
-            .map(|f| {
-                f.faces
-                    .iter()
-                    .map(|face| TrackedFace {
-                        bbox: face.bbox,
-                        landmarks: face.landmarks,
-                        score: face.score,
-                    })
-                    .collect()
-            })
-            .collect();
-        let tracks = aggregate::link_tracks(&tracked)
-            .into_iter()
-            .enumerate()
-            .map(|(id, t)| TrackReport {
-                id,
-                frames: t.members.iter().map(|&(f, _)| f).collect(),
-                score: t.score.map(|s| (s * 10_000.0).round() / 10_000.0),
-            })
-            .collect();
-        let score = aggregate::mean_score(frames.iter().map(|f| f.score));
-        FileReport {
-            path,
-            kind,
-            label: aggregate::label_for(score, self.threshold),
-            score: score.map(round4),
-            faces: Vec::new(),
-            video: Some(VideoReport {
-                frames_sampled: frames.len(),
-                duration_s: (duration_s * 1000.0).round() / 1000.0,
-                frames,
-                tracks,
-            }),
-            error: None,
-            warnings,
-        }
-    }
-}
-
-/// Nominal frame rate of a folder of frames, for `time_s` and `duration_s`.
-pub const SEQUENCE_FPS: f64 = 25.0;
-
-/// Which of `count` frames a sampling takes (frame folders, at [`SEQUENCE_FPS`]).
-pub fn sample_indices(count: usize, sampling: Sampling) -> Vec<usize> {
-    let mut idx: Vec<usize> = match sampling {
-        Sampling::All => (0..count).collect(),
-        Sampling::Uniform(n) if n >= count => (0..count).collect(),
-        Sampling::Uniform(n) => (0..n).map(|i| i * count / n).collect(),
-        Sampling::Fps(r) => {
-            let step = (SEQUENCE_FPS / r.max(1e-6)).max(1.0);
-            (0..)
-                .map(|i| (i as f64 * step) as usize)
-                .take_while(|&i| i < count)
-                .collect()
-        }
-    };
-    idx.dedup();
-    idx
-}
-
-/// The record for an image file from its scoring result.
-pub fn image_report(path: &Path, result: std::result::Result<&ImageVerdict, &Error>) -> FileReport {
-    let display = path.to_string_lossy().into_owned();
-    match result {
-        Ok(verdict) => FileReport {
-            path: display,
-            kind: Kind::Image,
-            label: verdict.label,
-            score: verdict.score.map(round4),
-            faces: verdict.face_reports(),
-            video: None,
-            error: None,
-            warnings: Vec::new(),
-        },
-        Err(e) => FileReport::error(display, Kind::Image, e.without_path()),
     }
 }

@@ -84,6 +84,21 @@ pub enum Error {
         reason: String,
     },
 
+    /// A folder of frames could not be scored as a sequence.
+    #[error("{reason}")]
+    Frames {
+        /// What went wrong with the folder.
+        reason: String,
+    },
+
+    /// A bug inside facetell (a panic while scoring one input), caught and reported for that
+    /// input alone.
+    #[error("internal error ({what}); please report this file to the facetell developers")]
+    Internal {
+        /// The panic's message.
+        what: String,
+    },
+
     /// An error tied to one input file.
     #[error("{}: {source}", .path.display())]
     InFile {
@@ -133,6 +148,23 @@ impl Error {
                 path: path.into(),
                 source: Box::new(other),
             },
+        }
+    }
+
+    /// A stable snake_case name for the kind of error (for metrics and API clients).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Io { .. } => "io",
+            Error::UnsupportedFormat { .. } => "unsupported_format",
+            Error::Corrupt { .. } => "corrupt",
+            Error::TooManyPixels { .. } => "too_many_pixels",
+            Error::FileTooLarge { .. } => "file_too_large",
+            Error::Model { .. } => "model",
+            Error::Inference { .. } => "inference",
+            Error::Video { .. } => "video",
+            Error::Frames { .. } => "frames",
+            Error::Internal { .. } => "internal",
+            Error::InFile { source, .. } => source.kind(),
         }
     }
 

@@ -1,9 +1,10 @@
 //! Input discovery: turns the paths on a command line into the list of files to scan.
 //!
-//! Folders are walked recursively in sorted order; inside them only images (recognised by their
-//! bytes) and videos (recognised by container signature or extension) are kept. Paths named
-//! explicitly are always kept, so that a bad one gets an error record instead of vanishing.
-//! Symlinks are followed, and loops are detected and reported rather than walked forever.
+//! Folders are walked recursively in natural order of names; inside them files are chosen by
+//! extension (the images and videos facetell reads), and every chosen file is scanned, so a
+//! broken upload named `.jpg` gets an error record instead of vanishing; other files are counted
+//! as skipped. Paths named explicitly are always kept. Symlinks are followed, and loops are
+//! detected and reported rather than walked forever.
 
 use std::fs::File;
 use std::io::Read;
@@ -22,15 +23,6 @@ pub enum InputKind {
     Unknown,
 }
 
-/// One input to scan.
-#[derive(Debug, Clone)]
-pub struct Input {
-    /// Path as given or found.
-    pub path: PathBuf,
-    /// Its kind, if it could be read.
-    pub kind: InputKind,
-}
-
 /// A problem met while walking folders (a symlink loop, an unreadable folder).
 #[derive(Debug, Clone)]
 pub struct WalkProblem {
@@ -40,19 +32,20 @@ pub struct WalkProblem {
     pub message: String,
 }
 
+/// File name extensions of the image formats facetell decodes.
+const IMAGE_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "jpe", "jfif", "png", "webp", "bmp", "gif", "tif", "tiff",
+];
+
 /// File name extensions of video containers, for files whose bytes do not say.
 const VIDEO_EXTENSIONS: &[&str] = &[
     "mp4", "m4v", "mov", "mkv", "webm", "avi", "mpg", "mpeg", "ts", "m2ts", "wmv", "flv", "3gp",
     "ogv",
 ];
 
-/// Judges a file's kind from its first bytes (and, for videos, its extension).
-pub fn sniff(path: &Path) -> InputKind {
-    let mut head = [0u8; 64];
-    let n = File::open(path)
-        .and_then(|mut f| f.read(&mut head))
-        .unwrap_or(0);
-    let head = &head[..n];
+/// Judges a file's kind from its first bytes and, for videos whose bytes do not say, its name:
+/// the one place where image and video are told apart.
+pub fn kind_of(head: &[u8], name: Option<&Path>) -> InputKind {
     if sniff_image_format(head).is_some() {
         return InputKind::Image;
     }
@@ -61,28 +54,54 @@ pub fn sniff(path: &Path) -> InputKind {
         || (head.len() >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"AVI ")
         || head.starts_with(&[0x00, 0x00, 0x01, 0xBA])
         || head.starts_with(b"FLV");
-    let has_video_ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
-    if is_video_magic || (has_video_ext && n > 0) {
+    let has_video_ext = name.is_some_and(|n| has_extension(n, VIDEO_EXTENSIONS));
+    if is_video_magic || (has_video_ext && !head.is_empty()) {
         InputKind::Video
     } else {
         InputKind::Unknown
     }
 }
 
-/// Expands command-line paths into inputs. Explicit files are kept whatever they are; folder
-/// contents are kept only when they are images or videos.
-pub fn collect(paths: &[PathBuf]) -> (Vec<Input>, Vec<WalkProblem>) {
-    let mut inputs = Vec::new();
-    let mut problems = Vec::new();
+/// Judges a file's kind from its first bytes (and, for videos, its extension).
+pub fn sniff(path: &Path) -> InputKind {
+    let mut head = [0u8; 64];
+    let n = File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    kind_of(&head[..n], Some(path))
+}
+
+fn has_extension(path: &Path, list: &[&str]) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| list.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Whether a file name has the extension of an image or video facetell reads: how files are
+/// chosen inside folders.
+pub fn is_media_name(path: &Path) -> bool {
+    has_extension(path, IMAGE_EXTENSIONS) || has_extension(path, VIDEO_EXTENSIONS)
+}
+
+/// The inputs found on a command line.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// Files to scan: every path named explicitly, and the media-named files inside folders
+    /// (broken symlinks included, so that they get an error record).
+    pub files: Vec<PathBuf>,
+    /// Files inside folders skipped because their extension is not an image's or a video's.
+    pub skipped: usize,
+    /// Problems met while walking folders.
+    pub problems: Vec<WalkProblem>,
+}
+
+/// Expands command-line paths into files to scan. Explicit files are kept whatever they are;
+/// inside folders, files are chosen by extension ([`is_media_name`]).
+pub fn collect(paths: &[PathBuf]) -> Collected {
+    let mut found = Collected::default();
     for path in paths {
         if !path.is_dir() {
-            inputs.push(Input {
-                path: path.clone(),
-                kind: sniff(path),
-            });
+            found.files.push(path.clone());
             continue;
         }
         let walker = walkdir::WalkDir::new(path)
@@ -95,17 +114,20 @@ pub fn collect(paths: &[PathBuf]) -> (Vec<Input>, Vec<WalkProblem>) {
             });
         for entry in walker {
             match entry {
-                Ok(entry) if entry.file_type().is_file() => {
-                    let kind = sniff(entry.path());
-                    if kind != InputKind::Unknown {
-                        inputs.push(Input {
-                            path: entry.into_path(),
-                            kind,
-                        });
+                Ok(entry) if entry.file_type().is_dir() => {}
+                Ok(entry) if is_media_name(entry.path()) => found.files.push(entry.into_path()),
+                Ok(_) => found.skipped += 1,
+                // A symlink to nothing: kept when its name is a media file's, so it gets an
+                // error record like any other unreadable upload.
+                Err(e) if e.loop_ancestor().is_none() && e.path().is_some_and(is_broken_link) => {
+                    let link = e.path().map(Path::to_owned).unwrap_or_default();
+                    if is_media_name(&link) {
+                        found.files.push(link);
+                    } else {
+                        found.skipped += 1;
                     }
                 }
-                Ok(_) => {}
-                Err(e) => problems.push(WalkProblem {
+                Err(e) => found.problems.push(WalkProblem {
                     path: e.path().map_or_else(|| path.clone(), Path::to_owned),
                     message: if e.loop_ancestor().is_some() {
                         "symlink loop, not followed".into()
@@ -116,7 +138,13 @@ pub fn collect(paths: &[PathBuf]) -> (Vec<Input>, Vec<WalkProblem>) {
             }
         }
     }
-    (inputs, problems)
+    found
+}
+
+fn is_broken_link(path: &Path) -> bool {
+    path.symlink_metadata()
+        .is_ok_and(|m| m.file_type().is_symlink())
+        && !path.exists()
 }
 
 #[cfg(test)]
@@ -124,19 +152,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn folders_keep_only_media_but_named_files_stay() {
+    fn folders_keep_media_names_and_named_files_stay() {
         let dir = tempfile::tempdir().unwrap();
         let png = dir.path().join("b.png");
         image::RgbImage::new(4, 4).save(&png).unwrap();
         std::fs::write(dir.path().join("notes.txt"), "hi").unwrap();
+        std::fs::write(dir.path().join("empty.jpg"), "").unwrap();
         std::fs::write(dir.path().join("a.mp4"), b"\0\0\0\x18ftypmp42").unwrap();
-        let (inputs, problems) = collect(&[dir.path().to_owned()]);
-        assert!(problems.is_empty());
-        let kinds: Vec<_> = inputs.iter().map(|i| i.kind).collect();
-        assert_eq!(kinds, vec![InputKind::Video, InputKind::Image]);
+        std::os::unix::fs::symlink(dir.path().join("gone.jpg"), dir.path().join("link.jpg"))
+            .unwrap();
+        let found = collect(&[dir.path().to_owned()]);
+        assert!(found.problems.is_empty(), "{:?}", found.problems);
+        let names: Vec<_> = found
+            .files
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["a.mp4", "b.png", "empty.jpg", "link.jpg"]);
+        assert_eq!(found.skipped, 1);
+        let kinds: Vec<_> = found.files.iter().map(|p| sniff(p)).collect();
+        use InputKind::*;
+        assert_eq!(kinds, [Video, Image, Unknown, Unknown]);
 
         let txt = dir.path().join("notes.txt");
-        let (inputs, _) = collect(std::slice::from_ref(&txt));
-        assert_eq!(inputs[0].kind, InputKind::Unknown);
+        assert_eq!(collect(std::slice::from_ref(&txt)).files, [txt]);
+    }
+
+    #[test]
+    fn bytes_are_judged_before_names() {
+        let text = b"not magic bytes";
+        assert_eq!(kind_of(text, Some(Path::new("x.mp4"))), InputKind::Video);
+        assert_eq!(kind_of(text, None), InputKind::Unknown);
+        assert_eq!(kind_of(b"", Some(Path::new("x.mp4"))), InputKind::Unknown);
+        assert_eq!(kind_of(b"\0\0\0\x18ftypisom\0\0", None), InputKind::Video);
     }
 }

@@ -10,24 +10,34 @@
 //! | crop/align | [`crop`] | image + face | [`FaceCrop`]: aligned S x S crop |
 //! | classify | [`classify`] | crops | [`ClassifierOutput`]: fake logit, boundary map |
 //! | aggregate | [`aggregate`] | face scores | image / video score and [`Label`] |
-//! | report | [`report`] | verdicts | [`FileReport`] records, JSON Lines and other formats |
+//! | track | [`track`] | faces of sampled frames | [`Track`]s: one per person |
+//! | report | [`report`] | [`Verdict`]s | [`FileReport`] records, JSON Lines and other formats |
 //!
-//! [`Detector`] exposes each stage as a method and chains them in [`Detector::score_image`].
-//! Models and their preprocessing are described by `models/manifest.toml` ([`manifest`]).
+//! [`Detector`] exposes each stage as a method and chains them on one decoded image in
+//! [`Detector::score_image`]. [`Scanner`] is the scanning core every front end uses (the CLI, the
+//! server, the examples): a file, a frame folder or bytes in, a typed [`Verdict`] out, image or
+//! video decided in one place. Models and their preprocessing are described by
+//! `models/manifest.toml` ([`manifest`]); [`Config::default`] holds every default setting.
 //! Nothing is downloaded and nothing about a face is written anywhere unless asked.
 //!
 //! ```no_run
-//! use facetell::{Config, Detector};
+//! use facetell::{Config, Scanner, Scored};
 //!
-//! let detector = Detector::from_manifest("models/manifest.toml", Config::default())?;
-//! let image = detector.decode(&std::fs::read("photo.jpg").unwrap())?;
-//! let verdict = detector.score_image(&image)?;
-//! for face in &verdict.faces {
-//!     println!("face at {:?}: score {:?}", face.face.bbox, face.score);
+//! let scanner = Scanner::from_manifest("models/manifest.toml", Config::default())?;
+//! let verdict = scanner.scan_path("photo.jpg".as_ref());
+//! if let Ok(Scored::Image(image)) = &verdict.result {
+//!     for face in &image.faces {
+//!         println!("face at {:?}: score {:?}", face.face.bbox, face.score);
+//!     }
 //! }
-//! println!("image: {} ({:?})", verdict.label.as_str(), verdict.score);
+//! println!("{}: {} ({:?})", verdict.path, verdict.label().as_str(), verdict.score());
 //! # Ok::<(), facetell::Error>(())
 //! ```
+
+/// The README's Rust examples, compiled and run by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 pub mod aggregate;
 pub mod backend;
@@ -43,6 +53,8 @@ pub mod inputs;
 pub mod manifest;
 pub mod report;
 mod resize;
+pub mod scan;
+pub mod track;
 pub mod video;
 
 pub use aggregate::Label;
@@ -50,9 +62,9 @@ pub use backend::Backend;
 pub use classify::{ClassifierOutput, FaceClassifier, Normalization};
 pub use crop::FaceCrop;
 pub use detect::{DetectParams, Face, FaceDetector};
-pub use engine::{
-    Config, Detector, ImageVerdict, SEQUENCE_FPS, ScoredFace, image_report, sample_indices,
-};
+pub use engine::{Config, Detector, ImageVerdict, ScoredFace, SkipReason};
 pub use error::{Error, Result};
 pub use manifest::{CropPolicy, Manifest};
-pub use report::{FileReport, Format, Kind};
+pub use report::{FileReport, Format};
+pub use scan::{FrameVerdict, Kind, Scanner, Scored, Verdict, VideoVerdict};
+pub use track::Track;

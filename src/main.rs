@@ -1,7 +1,8 @@
 //! The `facetell` command line: `scan` files and folders, `crop` faces for training, `eval` on a
-//! labelled set.
+//! labelled set, `serve` over HTTP.
 
 mod cli;
+mod server;
 
 use std::process::ExitCode;
 

@@ -1,4 +1,5 @@
-//! Report stage: per-file records and the writers for each output format.
+//! Report stage: verdicts become per-file records here (and only here: `From<&Verdict>`), and
+//! the writers put records out in each format. Scores are rounded when records are made.
 //!
 //! # JSON Lines format
 //!
@@ -33,26 +34,11 @@ use serde::Serialize;
 
 use crate::aggregate::Label;
 use crate::detect::Face;
-
-/// What kind of input a record describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// A still image.
-    Image,
-    /// A video file.
-    Video,
-    /// A folder of frames scanned as one sequence.
-    Frames,
-}
-
-/// Why a detected face was not scored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SkipReason {
-    /// Shorter box side below `--min-face` pixels: too few pixels for a verdict.
-    FaceTooSmall,
-}
+pub use crate::engine::SkipReason;
+use crate::engine::{ImageVerdict, ScoredFace};
+pub use crate::scan::Kind;
+use crate::scan::{FrameVerdict, Scored, Verdict, VideoVerdict};
+use crate::track::Track;
 
 /// One face in a report.
 #[derive(Debug, Clone, Serialize)]
@@ -158,6 +144,19 @@ impl FileReport {
         }
     }
 
+    fn scored(verdict: &Verdict) -> FileReport {
+        FileReport {
+            path: verdict.path.clone(),
+            kind: verdict.kind,
+            label: verdict.label(),
+            score: verdict.score().map(round4),
+            faces: Vec::new(),
+            video: None,
+            error: None,
+            warnings: Vec::new(),
+        }
+    }
+
     /// Number of faces found (over all frames for a video).
     pub fn face_count(&self) -> usize {
         match &self.video {
@@ -167,17 +166,82 @@ impl FileReport {
     }
 }
 
+impl From<&ScoredFace> for FaceReport {
+    fn from(face: &ScoredFace) -> FaceReport {
+        FaceReport::new(&face.face, face.score, face.skipped)
+    }
+}
+
+impl From<&FrameVerdict> for FrameReport {
+    fn from(frame: &FrameVerdict) -> FrameReport {
+        FrameReport {
+            index: frame.index,
+            time_s: (frame.time_s * 1000.0).round() / 1000.0,
+            score: frame.verdict.score.map(round4),
+            faces: face_reports(&frame.verdict),
+        }
+    }
+}
+
+impl From<(usize, &Track)> for TrackReport {
+    fn from((id, track): (usize, &Track)) -> TrackReport {
+        TrackReport {
+            id,
+            frames: track.members.iter().map(|&(f, _)| f).collect(),
+            score: track.score.map(round4),
+        }
+    }
+}
+
+impl From<&VideoVerdict> for VideoReport {
+    fn from(video: &VideoVerdict) -> VideoReport {
+        VideoReport {
+            frames_sampled: video.frames.len(),
+            duration_s: (video.duration_s * 1000.0).round() / 1000.0,
+            frames: video.frames.iter().map(FrameReport::from).collect(),
+            tracks: video
+                .tracks
+                .iter()
+                .enumerate()
+                .map(TrackReport::from)
+                .collect(),
+        }
+    }
+}
+
+impl From<&Verdict> for FileReport {
+    fn from(verdict: &Verdict) -> FileReport {
+        let mut report = match &verdict.result {
+            Ok(Scored::Image(image)) => FileReport {
+                faces: face_reports(image),
+                ..FileReport::scored(verdict)
+            },
+            Ok(Scored::Video(video)) => FileReport {
+                video: Some(VideoReport::from(video)),
+                ..FileReport::scored(verdict)
+            },
+            Err(e) => FileReport::error(verdict.path.clone(), verdict.kind, e.without_path()),
+        };
+        report.warnings.clone_from(&verdict.warnings);
+        report
+    }
+}
+
+fn face_reports(image: &ImageVerdict) -> Vec<FaceReport> {
+    image.faces.iter().map(FaceReport::from).collect()
+}
+
 fn round2(v: f32) -> f32 {
     (v * 100.0).round() / 100.0
 }
 
 /// Rounds a score to 4 decimals for reports (finer digits are noise across CPUs).
-pub fn round4(v: f32) -> f32 {
+fn round4(v: f32) -> f32 {
     (v * 10_000.0).round() / 10_000.0
 }
 
 /// Output formats of `facetell scan`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// A human-readable line per file.
     Text,

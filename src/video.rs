@@ -43,8 +43,6 @@ pub enum Sampling {
 pub struct VideoParams {
     /// Which frames to score.
     pub sampling: Sampling,
-    /// Largest accepted width * height of a frame.
-    pub max_pixels: u64,
     /// Stop decoding a file after this long and report what was scored, with a warning.
     pub time_limit: Duration,
     /// Videos longer than this many seconds are sampled by seeking instead of decoding in full.
@@ -52,13 +50,9 @@ pub struct VideoParams {
 }
 
 impl Default for VideoParams {
+    /// The defaults of [`Config::default`](crate::Config).
     fn default() -> Self {
-        VideoParams {
-            sampling: Sampling::Uniform(32),
-            max_pixels: 100_000_000,
-            time_limit: Duration::from_secs(600),
-            seek_above_s: 60.0,
-        }
+        crate::Config::default().video
     }
 }
 
@@ -218,21 +212,23 @@ fn first_line(s: &str) -> &str {
 }
 
 /// Decodes the sampled frames of a video, handing each to `on_frame` as soon as it is decoded
-/// (frames are never all held in memory). Returns the probe facts and non-fatal warnings
-/// (decoder errors on a damaged file, the time limit).
+/// (frames are never all held in memory). Frames over `max_pixels` (width * height) are refused
+/// before decoding. Returns the probe facts and non-fatal warnings (decoder errors on a damaged
+/// file, the time limit).
 pub fn decode_frames(
     path: &Path,
     params: &VideoParams,
+    max_pixels: u64,
     mut on_frame: impl FnMut(VideoFrame) -> Result<()>,
 ) -> Result<(VideoInfo, Vec<String>)> {
     let info = probe(path)?;
     let pixels = u64::from(info.width) * u64::from(info.height);
-    if pixels > params.max_pixels {
+    if pixels > max_pixels {
         return Err(Error::TooManyPixels {
             width: info.width,
             height: info.height,
             pixels,
-            limit: params.max_pixels,
+            limit: max_pixels,
         });
     }
     let deadline = Instant::now() + params.time_limit;

@@ -128,8 +128,9 @@ fn build() -> Corpus {
     // a non-UTF-8 file name
     let name = std::ffi::OsStr::from_bytes(b"caf\xe9.jpg");
     std::fs::write(c.dir.path().join(name), &jpeg).unwrap();
-    // a directory named like an image
+    // a directory named like an image, and a file that is no media by its name
     std::fs::create_dir(c.path("folder.jpg")).unwrap();
+    c.write("notes.txt", b"not for scanning\n");
     c
 }
 
@@ -203,7 +204,7 @@ fn every_hostile_file_gets_a_record_and_the_scan_survives() {
 }
 
 #[test]
-fn odd_names_and_folders_named_like_images_are_walked() {
+fn a_hostile_folder_gives_one_record_per_media_file() {
     let c = build();
     let out = facetell()
         .args(["scan", "--format", "jsonl"])
@@ -211,17 +212,56 @@ fn odd_names_and_folders_named_like_images_are_walked() {
         .timeout(Duration::from_secs(300))
         .output()
         .unwrap();
-    let recs = records(&out.stdout);
-    assert!(
-        recs.iter()
-            .any(|r| r["path"].as_str().unwrap().contains("caf\u{FFFD}.jpg")),
-        "non-UTF-8 name missing"
-    );
-    assert!(
-        recs.iter()
-            .all(|r| !r["path"].as_str().unwrap().ends_with("folder.jpg"))
-    );
     assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("skipped 1 file in the folders that are not images or videos"),
+        "{stderr}"
+    );
+    let recs = records(&out.stdout);
+    let mut names: Vec<String> = recs
+        .iter()
+        .map(|r| {
+            r["path"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    // Every file named like an image, broken or not, exactly once; not the folder named like
+    // one, not notes.txt; the non-UTF-8 name in lossy form.
+    let mut expected = vec![
+        "animated.gif",
+        "broken_link.jpg",
+        "caf\u{FFFD}.jpg",
+        "cmyk.jpg",
+        "empty.jpg",
+        "gray.png",
+        "gray16.png",
+        "one_pixel.png",
+        "png_named.jpg",
+        "rgba.png",
+        "text.jpg",
+        "truncated.jpg",
+        "truncated.png",
+        "bomb.png",
+    ];
+    expected.sort();
+    assert_eq!(names, expected);
+    for (name, words) in [
+        ("empty.jpg", "empty"),
+        ("text.jpg", "looks like text"),
+        ("broken_link.jpg", "broken symlink"),
+    ] {
+        let r = record(&recs, name);
+        assert_eq!(r["label"], "error", "{name}: {r}");
+        let msg = r["error"].as_str().unwrap();
+        assert!(msg.contains(words), "{name}: {msg:?} lacks {words:?}");
+    }
 }
 
 #[test]

@@ -15,7 +15,7 @@ fn middle_frame_score(detector: &Detector, video: &str) -> f32 {
         ..VideoParams::default()
     };
     let mut scores = Vec::new();
-    decode_frames(&path, &params, |frame| {
+    decode_frames(&path, &params, u64::MAX, |frame| {
         let faces = detector.detect_faces(&frame.image)?;
         let crop = detector.crop_face(&frame.image, &faces[0]);
         let out = detector.classify_crops(&[&crop.image])?;

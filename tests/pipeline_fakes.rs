@@ -3,7 +3,8 @@
 use facetell::classify::ClassifierOutput;
 use facetell::report::SkipReason;
 use facetell::{
-    Config, CropPolicy, Detector, Face, FaceClassifier, FaceDetector, Label, Normalization,
+    Config, CropPolicy, Detector, Face, FaceClassifier, FaceDetector, FileReport, Kind, Label,
+    Normalization, Scanner,
 };
 use image::{Rgb, RgbImage};
 use ndarray::ArrayView4;
@@ -120,4 +121,69 @@ fn no_face_gives_no_score() {
 fn the_detector_is_shared_across_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Detector>();
+}
+
+/// Panics on every image: a stand-in for a decoder or model bug.
+struct Panics;
+
+impl FaceDetector for Panics {
+    fn detect(&self, _: &RgbImage) -> facetell::Result<Vec<Face>> {
+        panic!("boom")
+    }
+}
+
+fn png_bytes() -> Vec<u8> {
+    let mut out = Vec::new();
+    image()
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+#[test]
+fn the_scanner_scores_bytes_and_files_alike() {
+    let scanner = Scanner::new(detector(vec![face_at(50.0, 50.0, 100.0)]));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("red.png");
+    std::fs::write(&path, png_bytes()).unwrap();
+    let from_file = scanner.scan_path(&path);
+    let from_bytes = scanner.scan_bytes(&png_bytes(), Some("red.png"));
+    assert_eq!(from_file.kind, Kind::Image);
+    assert_eq!(from_bytes.path, "red.png");
+    assert_eq!(from_file.label(), Label::Fake);
+    assert_eq!(from_file.score(), from_bytes.score());
+    // A stricter threshold relabels from the unrounded score.
+    let strict = from_bytes.with_threshold(1.0);
+    assert_eq!(strict.label(), Label::Real);
+
+    let record = FileReport::from(&from_file);
+    assert_eq!(record.faces.len(), 1);
+    assert_eq!(record.label, Label::Fake);
+}
+
+#[test]
+fn bad_input_and_panics_become_error_verdicts() {
+    let scanner = Scanner::new(detector(vec![]));
+    let junk = scanner.scan_bytes(b"hello, not an image", None);
+    assert_eq!(junk.label(), Label::Error);
+    assert_eq!(junk.error().unwrap().kind(), "unsupported_format");
+    let missing = scanner.scan_path(std::path::Path::new("/nonexistent/x.jpg"));
+    assert_eq!(missing.error().unwrap().kind(), "io");
+
+    let panicking = Scanner::new(Detector::from_parts(
+        Box::new(Panics),
+        Box::new(RedIsFake),
+        policy(),
+        Normalization {
+            mean: [0.0; 3],
+            std: [1.0; 3],
+        },
+        0.5,
+        Config::default(),
+    ));
+    let verdict = panicking.scan_bytes(&png_bytes(), Some("x.png"));
+    let error = verdict.error().unwrap();
+    assert_eq!(error.kind(), "internal");
+    assert!(error.to_string().contains("boom"), "{error}");
+    assert_eq!(FileReport::from(&verdict).label, Label::Error);
 }

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use anyhow::Context;
 use clap::Args;
 use facetell::inputs::{self, InputKind};
+use facetell::scan::read_input;
 use facetell::{Detector, Manifest};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -50,7 +51,7 @@ struct CropRecord<'a> {
 }
 
 pub fn run(args: CropArgs) -> anyhow::Result<ExitCode> {
-    let config = args.model.config(None)?;
+    let config = args.model.config()?;
     let manifest = Manifest::load(args.model.manifest_path()?)?;
     let detector = Detector::face_stages_from_manifest(&manifest, config)?;
     let pool = args.model.thread_pool()?;
@@ -61,20 +62,21 @@ pub fn run(args: CropArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot create {}", jsonl_path.display()))?;
     let jsonl = Mutex::new(std::io::BufWriter::new(jsonl));
 
-    let (inputs, problems) = inputs::collect(&args.paths);
-    let mut failed = problems.len();
-    for p in &problems {
+    let found = inputs::collect(&args.paths);
+    let mut failed = found.problems.len();
+    for p in &found.problems {
         eprintln!("facetell: warning: {}: {}", p.path.display(), p.message);
     }
     let policy = detector.crop_policy().name.clone();
     let errors: Vec<String> = pool.install(|| {
-        inputs
+        found
+            .files
             .par_iter()
-            .filter(|i| i.kind != InputKind::Video)
-            .filter_map(|input| {
-                crop_one(&detector, &args, &input.path, &policy, &jsonl)
+            .filter(|path| inputs::sniff(path) != InputKind::Video)
+            .filter_map(|path| {
+                crop_one(&detector, &args, path, &policy, &jsonl)
                     .err()
-                    .map(|e| format!("{}: {e:#}", input.path.display()))
+                    .map(|e| format!("{}: {e:#}", path.display()))
             })
             .collect()
     });
@@ -101,7 +103,7 @@ fn crop_one(
     policy: &str,
     jsonl: &Mutex<std::io::BufWriter<std::fs::File>>,
 ) -> anyhow::Result<()> {
-    let bytes = detector.read_file(path)?;
+    let bytes = read_input(path, detector.config().max_file_size)?;
     let image = detector.decode(&bytes)?;
     let mut faces = detector.detect_faces(&image)?;
     faces.retain(|f| f.size() >= detector.config().min_face);

@@ -26,7 +26,7 @@ pub struct ClassifyArgs {
 
 /// Prints `{"path", "logit", "score"}` per crop.
 pub fn classify(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
-    let detector = Detector::from_manifest(args.model.manifest_path()?, args.model.config(None)?)?;
+    let detector = Detector::from_manifest(args.model.manifest_path()?, args.model.config()?)?;
     let size = detector.crop_policy().size;
     let mut out = std::io::stdout().lock();
     for path in &args.crops {
@@ -64,11 +64,14 @@ pub struct DetectorRawArgs {
 
 /// Writes CenterFace's raw outputs and prints their shapes as JSON.
 pub fn detector_raw(args: DetectorRawArgs) -> anyhow::Result<ExitCode> {
+    let config = args.model.config()?;
     let manifest = Manifest::load(args.model.manifest_path()?)?;
     let path = manifest.resolve(&manifest.detector.file);
     let bytes = read_checked(&path, &manifest.detector.sha256)?;
-    let detector = CenterFace::from_bytes(&bytes, &path, Default::default())?;
-    let image = facetell::decode::decode_image(&std::fs::read(&args.image)?, &Default::default())?;
+    let detector = CenterFace::with_backend(&bytes, &path, config.detect, config.backend)?;
+    let bytes = std::fs::read(&args.image)
+        .with_context(|| format!("cannot read {}", args.image.display()))?;
+    let image = facetell::decode::decode_image(&bytes, &config.decode)?;
     let maps = detector.run_raw(to_canvas(&image))?;
     let mut raw = Vec::new();
     let mut shapes = Vec::new();

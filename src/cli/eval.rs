@@ -13,14 +13,12 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Args;
 use facetell::eval::{Metrics, metrics};
-use facetell::inputs::{InputKind, sniff};
 use facetell::report::FileReport;
-use facetell::video::{Sampling, VideoParams};
-use facetell::{Detector, Label};
+use facetell::{Label, Scanner};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::ModelOptions;
+use super::ScanOptions;
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -36,20 +34,12 @@ pub struct EvalArgs {
     #[arg(long)]
     json: bool,
 
-    /// Frames sampled per video.
-    #[arg(long, default_value_t = 32, value_name = "N")]
-    frames: usize,
-
-    /// Decision threshold for the FPR/TPR-at-threshold columns [default: the model's].
-    #[arg(long, value_name = "0..1")]
-    threshold: Option<f32>,
-
     /// Also write every file's scan record (JSON Lines) to FILE.
     #[arg(long, value_name = "FILE")]
     records: Option<PathBuf>,
 
     #[command(flatten)]
-    model: ModelOptions,
+    options: ScanOptions,
 }
 
 struct Row {
@@ -109,22 +99,15 @@ fn read_labels(args: &EvalArgs) -> anyhow::Result<Vec<Row>> {
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
-    let config = args.model.config(args.threshold)?;
+    let config = args.options.config()?;
     let rows = read_labels(&args)?;
-    let manifest = args.model.manifest_path()?;
-    let pool = args.model.thread_pool()?;
-    let detector = Detector::from_manifest(&manifest, config)
+    let manifest = args.options.model.manifest_path()?;
+    let pool = args.options.model.thread_pool()?;
+    let scanner = Scanner::from_manifest(&manifest, config)
         .with_context(|| format!("cannot load the models from {}", manifest.display()))?;
-    let video = VideoParams {
-        sampling: Sampling::Uniform(args.frames.max(1)),
-        ..VideoParams::default()
-    };
     let reports: Vec<FileReport> = pool.install(|| {
         rows.par_iter()
-            .map(|row| match sniff(&row.path) {
-                InputKind::Video => detector.score_video_file(&row.path, &video),
-                _ => detector.score_image_file(&row.path),
-            })
+            .map(|row| FileReport::from(&scanner.scan_path(&row.path)))
             .collect()
     });
     if let Some(path) = &args.records {
@@ -137,6 +120,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write --records {}", path.display()))?;
     }
 
+    let detector = scanner.detector();
     let threshold = detector.threshold();
     let results = summarise(&rows, &reports, threshold);
     if args.json {

@@ -1,16 +1,21 @@
-//! Argument parsing and the subcommands. Raw flags are parsed by clap, validated into library
-//! [`facetell::Config`] in one place ([`ScanOptions::config`]), then each subcommand runs.
+//! Argument parsing and the subcommands. Raw flags are parsed by clap, validated into the
+//! library's [`facetell::Config`] in one place ([`ModelOptions::config`], extended by
+//! [`ScanOptions::config`] for the commands that score files), then each subcommand runs. Every
+//! default shown in `--help` comes from [`Config::default`].
 
 mod crop;
 mod debug;
 mod eval;
 mod scan;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use facetell::video::Sampling;
 use facetell::{Backend, Config, Format};
 
 /// Deepfake and face-swap detector: scores every face in images and videos.
@@ -29,6 +34,8 @@ enum Command {
     Crop(crop::CropArgs),
     /// Scan a labelled set and print AUC, AP, EER and TPR at fixed FPR per subset.
     Eval(eval::EvalArgs),
+    /// Serve the scanner over HTTP (POST /v1/scan; see /openapi.json).
+    Serve(serve::ServeArgs),
     /// Classifier logits for ready-made crops (for training/parity.py).
     #[command(hide = true)]
     Classify(debug::ClassifyArgs),
@@ -46,15 +53,15 @@ struct ModelOptions {
     models: Option<PathBuf>,
 
     /// Faces whose shorter side is under this many pixels are reported, not scored.
-    #[arg(long, default_value_t = 32.0, value_name = "PX")]
+    #[arg(long, default_value_t = Config::default().min_face, value_name = "PX")]
     min_face: f32,
 
     /// Refuse images (and video frames) with more pixels than this.
-    #[arg(long, default_value_t = 100_000_000, value_name = "PIXELS")]
+    #[arg(long, default_value_t = Config::default().decode.max_pixels, value_name = "PIXELS")]
     max_pixels: u64,
 
     /// Refuse files larger than this many bytes.
-    #[arg(long, default_value_t = 2 << 30, value_name = "BYTES")]
+    #[arg(long, default_value_t = Config::default().max_file_size, value_name = "BYTES")]
     max_file_size: u64,
 
     /// Worker threads [default: one per core].
@@ -88,18 +95,13 @@ impl ModelOptions {
         Ok(manifest)
     }
 
-    fn config(&self, threshold: Option<f32>) -> anyhow::Result<Config> {
-        if let Some(t) = threshold
-            && !(0.0..=1.0).contains(&t)
-        {
-            bail!("--threshold {t} is outside 0..1");
-        }
+    /// The library settings these flags give (limits and engine).
+    fn config(&self) -> anyhow::Result<Config> {
         if self.min_face < 0.0 {
             bail!("--min-face must not be negative");
         }
         let mut config = Config {
             min_face: self.min_face,
-            threshold,
             max_file_size: self.max_file_size,
             backend: self.backend,
             ..Config::default()
@@ -120,6 +122,87 @@ impl ModelOptions {
     }
 }
 
+fn default_frames() -> usize {
+    match Config::default().video.sampling {
+        Sampling::Uniform(n) => n,
+        _ => 1,
+    }
+}
+
+/// Options of every command that scores files (`scan`, `eval`): model, limits, threshold and
+/// video sampling, turned into one [`Config`].
+#[derive(Debug, Args)]
+struct ScanOptions {
+    /// Score at or above which a file is labelled fake [default: the model's, from manifest.toml].
+    #[arg(long, value_name = "0..1")]
+    threshold: Option<f32>,
+
+    /// Frames sampled per video, spread uniformly over its duration.
+    #[arg(long, default_value_t = default_frames(), value_name = "N", conflicts_with_all = ["fps", "all_frames"])]
+    frames: usize,
+
+    /// Sample this many frames per second of video instead of a fixed count.
+    #[arg(long, value_name = "R", conflicts_with = "all_frames")]
+    fps: Option<f64>,
+
+    /// Score every frame of every video.
+    #[arg(long)]
+    all_frames: bool,
+
+    /// Give up on a video after this many seconds and report the frames scored so far.
+    #[arg(long, default_value_t = Config::default().video.time_limit.as_secs(), value_name = "SECONDS")]
+    video_time_limit: u64,
+
+    #[command(flatten)]
+    model: ModelOptions,
+}
+
+impl ScanOptions {
+    /// The library settings these flags give.
+    fn config(&self) -> anyhow::Result<Config> {
+        let mut config = self.model.config()?;
+        if let Some(t) = self.threshold
+            && !(0.0..=1.0).contains(&t)
+        {
+            bail!("--threshold {t} is outside 0..1");
+        }
+        config.threshold = self.threshold;
+        config.video.sampling = match (self.all_frames, self.fps) {
+            (true, _) => Sampling::All,
+            (false, Some(r)) if r > 0.0 => Sampling::Fps(r),
+            (false, Some(r)) => bail!("--fps must be positive, got {r}"),
+            (false, None) if self.frames == 0 => bail!("--frames must be at least 1"),
+            (false, None) => Sampling::Uniform(self.frames),
+        };
+        config.video.time_limit = Duration::from_secs(self.video_time_limit);
+        Ok(config)
+    }
+}
+
+/// Output formats on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    /// A human-readable line per file.
+    Text,
+    /// One JSON array of records.
+    Json,
+    /// One JSON record per line.
+    Jsonl,
+    /// path,kind,label,score,faces,error
+    Csv,
+}
+
+impl From<OutputFormat> for Format {
+    fn from(format: OutputFormat) -> Format {
+        match format {
+            OutputFormat::Text => Format::Text,
+            OutputFormat::Json => Format::Json,
+            OutputFormat::Jsonl => Format::Jsonl,
+            OutputFormat::Csv => Format::Csv,
+        }
+    }
+}
+
 /// The models folder next to the binary when installed that way, else the source tree's.
 fn default_models_dir() -> PathBuf {
     if let Ok(exe) = std::env::current_exe() {
@@ -133,14 +216,15 @@ fn default_models_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")
 }
 
-/// The output format: the user's choice, else a table on a terminal and JSON Lines in a pipe.
-fn resolve_format(format: Option<Format>) -> Format {
+/// The output format: the user's choice, else JSON Lines into a file, text on a terminal and
+/// JSON Lines in a pipe.
+fn resolve_format(format: Option<OutputFormat>, to_file: bool) -> Format {
     use std::io::IsTerminal;
-    format.unwrap_or(if std::io::stdout().is_terminal() {
-        Format::Text
-    } else {
-        Format::Jsonl
-    })
+    match format {
+        Some(f) => f.into(),
+        None if !to_file && std::io::stdout().is_terminal() => Format::Text,
+        None => Format::Jsonl,
+    }
 }
 
 /// Parses the command line and runs the command; returns the process exit code.
@@ -157,6 +241,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Scan(args) => scan::run(args),
         Command::Crop(args) => crop::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Classify(args) => debug::classify(args),
         Command::DetectorRaw(args) => debug::detector_raw(args),
     }

@@ -3,22 +3,19 @@
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, IsTerminal, Seek, SeekFrom, Write};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use facetell::inputs::{self, Input, InputKind};
-use facetell::report::{FileReport, Kind, writer_for};
-use facetell::video::{Sampling, VideoParams};
-use facetell::{Detector, Format, Label};
+use facetell::inputs;
+use facetell::report::{FileReport, writer_for};
+use facetell::{Detector, Format, Label, Scanner, Scored, Verdict};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-use super::{ModelOptions, resolve_format};
+use super::{OutputFormat, ScanOptions, resolve_format};
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
@@ -32,27 +29,7 @@ pub struct ScanArgs {
 
     /// Output format [default: text on a terminal, jsonl otherwise or with --output].
     #[arg(long, value_enum)]
-    format: Option<Format>,
-
-    /// Score at or above which a file is labelled fake [default: the model's, from manifest.toml].
-    #[arg(long, value_name = "0..1")]
-    threshold: Option<f32>,
-
-    /// Frames sampled per video, spread uniformly over its duration.
-    #[arg(long, default_value_t = 32, value_name = "N", conflicts_with_all = ["fps", "all_frames"])]
-    frames: usize,
-
-    /// Sample this many frames per second of video instead of a fixed count.
-    #[arg(long, value_name = "R", conflicts_with = "all_frames")]
-    fps: Option<f64>,
-
-    /// Score every frame of every video.
-    #[arg(long)]
-    all_frames: bool,
-
-    /// Give up on a video after this many seconds and report the frames scored so far.
-    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
-    video_time_limit: u64,
+    format: Option<OutputFormat>,
 
     /// Write, per scored face of each image, a PNG of the crop with the predicted blending
     /// boundary overlaid in red. Nothing about faces is written without this flag.
@@ -75,7 +52,7 @@ pub struct ScanArgs {
     shard: Option<(u64, u64)>,
 
     #[command(flatten)]
-    model: ModelOptions,
+    options: ScanOptions,
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
@@ -106,57 +83,49 @@ pub fn shard_of(path: &Path, n: u64) -> u64 {
 }
 
 enum Job {
-    File(Input),
+    File(PathBuf),
     Sequence(PathBuf),
 }
 
 impl Job {
     fn path(&self) -> &Path {
         match self {
-            Job::File(i) => &i.path,
-            Job::Sequence(p) => p,
+            Job::File(p) | Job::Sequence(p) => p,
         }
     }
 }
 
 /// Exit codes: 0 all scored and none flagged, 1 a file flagged fake, 2 any error.
 pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
-    let config = args.model.config(args.threshold)?;
-    let video = VideoParams {
-        sampling: match (args.all_frames, args.fps) {
-            (true, _) => Sampling::All,
-            (false, Some(r)) if r > 0.0 => Sampling::Fps(r),
-            (false, Some(r)) => bail!("--fps must be positive, got {r}"),
-            (false, None) if args.frames == 0 => bail!("--frames must be at least 1"),
-            (false, None) => Sampling::Uniform(args.frames),
-        },
-        max_pixels: config.decode.max_pixels,
-        time_limit: Duration::from_secs(args.video_time_limit),
-        ..VideoParams::default()
-    };
-    let format = match (args.format, &args.output) {
-        (Some(f), _) => f,
-        (None, Some(_)) => Format::Jsonl,
-        (None, None) => resolve_format(None),
-    };
+    let config = args.options.config()?;
+    let format = resolve_format(args.format, args.output.is_some());
     if args.resume && format != Format::Jsonl {
         bail!("--resume needs --format jsonl (the default with --output)");
     }
-    let manifest = args.model.manifest_path()?;
-    let pool = args.model.thread_pool()?;
+    let manifest = args.options.model.manifest_path()?;
+    let pool = args.options.model.thread_pool()?;
     let detector = Detector::from_manifest(&manifest, config)
         .with_context(|| format!("cannot load the models from {}", manifest.display()))?
         .keep_crops(args.heatmap.is_some());
+    let scanner = Scanner::new(detector);
     if let Some(dir) = &args.heatmap {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the --heatmap folder {}", dir.display()))?;
     }
 
-    let (inputs, problems) = inputs::collect(&args.paths);
-    for p in &problems {
+    let found = inputs::collect(&args.paths);
+    for p in &found.problems {
         eprintln!("facetell: warning: {}: {}", p.path.display(), p.message);
     }
-    let mut jobs: Vec<Job> = inputs.into_iter().map(Job::File).collect();
+    if found.skipped > 0 {
+        eprintln!(
+            "facetell: skipped {} file{} in the folders that are not images or videos by their \
+             extension",
+            found.skipped,
+            if found.skipped == 1 { "" } else { "s" }
+        );
+    }
+    let mut jobs: Vec<Job> = found.files.into_iter().map(Job::File).collect();
     jobs.extend(args.sequence.iter().cloned().map(Job::Sequence));
     if let Some((i, n)) = args.shard {
         jobs.retain(|j| shard_of(j.path(), n) == i);
@@ -177,11 +146,11 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let Sink { out, temp, .. } = sink;
     let mut writer = writer_for(format, out);
     std::thread::scope(|scope| -> anyhow::Result<()> {
-        let (detector, jobs, video, heatmap) = (&detector, &jobs, &video, args.heatmap.as_deref());
+        let (scanner, jobs, heatmap) = (&scanner, &jobs, args.heatmap.as_deref());
         scope.spawn(move || {
             pool.install(|| {
                 jobs.par_iter().for_each_with(tx, |tx, job| {
-                    let _ = tx.send(score_job(detector, job, video, heatmap));
+                    let _ = tx.send(score_job(scanner, job, heatmap));
                 });
             });
         });
@@ -208,7 +177,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             summary.errors, summary.total
         );
     }
-    Ok(summary.exit_code(!problems.is_empty()))
+    Ok(summary.exit_code(!found.problems.is_empty()))
 }
 
 /// Where records go: stdout, an appended JSON Lines file, or a temp file renamed at the end.
@@ -300,55 +269,26 @@ fn recorded_paths(file: &mut File, path: &Path) -> anyhow::Result<HashSet<String
     Ok(done)
 }
 
-/// Scores one job; a panic inside becomes the file's error record.
-fn score_job(
-    detector: &Detector,
-    job: &Job,
-    video: &VideoParams,
-    heatmap: Option<&Path>,
-) -> FileReport {
-    let kind = match job {
-        Job::File(Input {
-            kind: InputKind::Video,
-            ..
-        }) => Kind::Video,
-        Job::File(_) => Kind::Image,
-        Job::Sequence(_) => Kind::Frames,
+/// Scores one job into its record, with the heatmaps of its faces when asked for.
+fn score_job(scanner: &Scanner, job: &Job, heatmap: Option<&Path>) -> FileReport {
+    let verdict = match job {
+        Job::File(path) => scanner.scan_path(path),
+        Job::Sequence(dir) => scanner.scan_frames(dir),
     };
-    catch_unwind(AssertUnwindSafe(|| match job {
-        Job::File(input) if input.kind == InputKind::Video => {
-            detector.score_video_file(&input.path, video)
-        }
-        Job::File(input) => score_image(detector, &input.path, heatmap),
-        Job::Sequence(dir) => detector.score_sequence(dir, video.sampling),
-    }))
-    .unwrap_or_else(|panic| {
-        let what = panic
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| panic.downcast_ref::<&str>().copied())
-            .unwrap_or("unknown");
-        FileReport::error(
-            job.path().to_string_lossy().into_owned(),
-            kind,
-            format!("internal error ({what}); please report this file to the facetell developers"),
-        )
-    })
-}
-
-fn score_image(detector: &Detector, path: &Path, heatmap: Option<&Path>) -> FileReport {
-    let result = detector.score_image_path(path);
-    let mut report = facetell::image_report(path, result.as_ref());
-    if let (Some(dir), Ok(verdict)) = (heatmap, &result)
-        && let Err(e) = write_heatmaps(dir, path, verdict)
+    let mut report = FileReport::from(&verdict);
+    if let Some(dir) = heatmap
+        && let Err(e) = write_heatmaps(dir, job.path(), &verdict)
     {
         report.warnings.push(format!("heatmap not written: {e:#}"));
     }
     report
 }
 
-fn write_heatmaps(dir: &Path, path: &Path, verdict: &facetell::ImageVerdict) -> anyhow::Result<()> {
+fn write_heatmaps(dir: &Path, path: &Path, verdict: &Verdict) -> anyhow::Result<()> {
     use sha2::{Digest, Sha256};
+    let Ok(Scored::Image(verdict)) = &verdict.result else {
+        return Ok(());
+    };
     let stem = path.file_stem().unwrap_or_default().to_string_lossy();
     // A short hash of the full path keeps same-named files from different folders apart.
     let tag: String = Sha256::digest(path.as_os_str().as_encoded_bytes())[..3]
