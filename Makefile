@@ -9,7 +9,7 @@ setup:
 # Build and scan FILE (an image, a video or a folder) with the models in models/.
 # facetell exits 1 when a file is flagged fake: a verdict, not a failure of this target.
 scan: setup
-	cargo run --release --quiet -- scan $(FILE) || [ $$? -eq 1 ]
+	cargo run --release -- scan $(FILE) || [ $$? -eq 1 ]
 
 # The whole test suite (unit, CLI, server, end-to-end on ../shared/data with real ffmpeg), the
 # rustdoc examples, then the ONNX Runtime backend's parity tests.

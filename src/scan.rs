@@ -54,6 +54,8 @@ pub struct Verdict {
     pub result: Result<Scored>,
     /// Non-fatal problems (a truncated video whose decodable part was scored, skipped frames).
     pub warnings: Vec<String>,
+    /// The decision threshold the label was given under.
+    pub threshold: f32,
 }
 
 /// What scoring an input produced.
@@ -118,6 +120,7 @@ impl Verdict {
     /// The same verdict labelled under another threshold (from the unrounded scores), for
     /// callers that let each request choose its own.
     pub fn with_threshold(mut self, threshold: f32) -> Verdict {
+        self.threshold = threshold;
         match &mut self.result {
             Ok(Scored::Image(v)) => v.label = aggregate::label_for(v.score, threshold),
             Ok(Scored::Video(v)) => {
@@ -137,6 +140,7 @@ impl Verdict {
             kind,
             result,
             warnings: Vec::new(),
+            threshold: f32::NAN,
         }
     }
 }
@@ -208,7 +212,7 @@ impl Scanner {
             InputKind::Video => Kind::Video,
             _ => Kind::Image,
         };
-        guarded(name, kind, || {
+        self.guarded(name, kind, || {
             let limit = self.config().max_file_size;
             Ok(match kind {
                 Kind::Video => {
@@ -235,7 +239,7 @@ impl Scanner {
             InputKind::Video => Kind::Video,
             _ => Kind::Image,
         };
-        guarded(display, kind, || {
+        self.guarded(display, kind, || {
             let limit = self.config().max_file_size;
             if bytes.len() as u64 > limit {
                 return Err(Error::FileTooLarge {
@@ -275,7 +279,7 @@ impl Scanner {
     /// nominal [`SEQUENCE_FPS`]. Unreadable frames are skipped with a warning.
     pub fn scan_frames(&self, dir: &Path) -> Verdict {
         let display = dir.to_string_lossy().into_owned();
-        guarded(display, Kind::Frames, || {
+        self.guarded(display, Kind::Frames, || {
             let frame_error = |reason: String| Error::Frames { reason };
             let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
                 .map_err(|e| frame_error(format!("cannot read the folder: {e}")))?
@@ -315,6 +319,20 @@ impl Scanner {
                 warnings,
             ))
         })
+    }
+
+    /// Runs one input's scoring under the detector's threshold; an error or a panic inside
+    /// becomes the verdict's error.
+    fn guarded(
+        &self,
+        path: String,
+        kind: Kind,
+        run: impl FnOnce() -> Result<(Result<Scored>, Vec<String>)>,
+    ) -> Verdict {
+        Verdict {
+            threshold: self.detector.threshold(),
+            ..guarded(path, kind, run)
+        }
     }
 
     /// Decodes the sampled frames of a video and scores them in parallel, a batch of one frame

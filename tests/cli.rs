@@ -72,7 +72,9 @@ fn unreadable_and_bogus_files_get_error_records_and_the_scan_goes_on() {
         .arg(&real)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("2 of 3 files could not be scored"))
+        .stderr(predicate::str::contains(
+            "3 files: 0 fake, 1 real, 0 without a face, 2 errors; threshold",
+        ))
         .get_output()
         .stdout
         .clone();
@@ -236,4 +238,130 @@ fn unknown_backend_lists_the_choices() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("use tract or ort"));
+}
+
+/// A dev face swap and a dev real side by side, each 300x300: one picture with two faces.
+fn two_faces(dir: &std::path::Path) -> std::path::PathBuf {
+    let load = |p: &str| {
+        image::imageops::resize(
+            &image::open(data().join(p)).unwrap().to_rgb8(),
+            300,
+            300,
+            image::imageops::FilterType::Lanczos3,
+        )
+    };
+    let mut both = image::RgbImage::new(600, 300);
+    image::imageops::replace(&mut both, &load("dev/lfw_swap/fake/fake_3196.jpg"), 0, 0);
+    image::imageops::replace(&mut both, &load("dev/yonsei/real/real_00008.jpg"), 300, 0);
+    let path = dir.join("two.png");
+    both.save(&path).unwrap();
+    path
+}
+
+#[test]
+fn text_shows_each_face_the_threshold_and_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = facetell()
+        .args(["scan", "--format", "text"])
+        .arg(two_faces(dir.path()))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].contains("two.png  2 faces, 2 scored"), "{text}");
+    assert!(lines[0].contains(" 0.8472 "), "threshold shown: {text}");
+    assert!(lines[1].starts_with("    face 0  at "), "{text}");
+    assert!(lines[2].starts_with("    face 1  at "), "{text}");
+    assert!(!text.contains('\x1b'), "no colour: {text:?}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("1 file: ") && stderr.contains("0 errors; threshold 0.8472"),
+        "{stderr}"
+    );
+    // A single face needs no face line, unless --verbose.
+    let one = data().join("dev/yonsei/real/real_00008.jpg");
+    for (verbose, count) in [(false, 1), (true, 2)] {
+        let mut cmd = facetell();
+        cmd.args(["scan", "--format", "text"]).arg(&one);
+        if verbose {
+            cmd.arg("--verbose");
+        }
+        let out = cmd.output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(text.lines().count(), count, "{text}");
+        assert!(text.contains("1 face, 1 scored"), "{text}");
+    }
+}
+
+#[test]
+fn sort_path_gives_the_same_order_every_run() {
+    let folder = data().join("dev/yonsei/fake");
+    let files: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .take(12)
+        .collect();
+    let run = || {
+        let out = facetell()
+            .args(["scan", "--format", "csv", "--sort", "path"])
+            .args(files.iter().rev())
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = run();
+    let paths: Vec<&str> = first
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    let mut sorted = paths.clone();
+    sorted.sort_by(|a, b| natord::compare(a, b));
+    assert_eq!(paths, sorted, "{first}");
+    assert_eq!(paths.len(), 12);
+    assert_eq!(run(), first);
+}
+
+#[test]
+fn eval_finds_the_root_or_says_which_flag_to_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("media")).unwrap();
+    std::fs::create_dir_all(dir.path().join("lists")).unwrap();
+    std::fs::copy(
+        data().join("dev/yonsei/real/real_00008.jpg"),
+        dir.path().join("media/a.jpg"),
+    )
+    .unwrap();
+    std::fs::copy(
+        data().join("dev/lfw_swap/fake/fake_3196.jpg"),
+        dir.path().join("media/b.jpg"),
+    )
+    .unwrap();
+    let labels = dir.path().join("lists/labels.csv");
+    std::fs::write(
+        &labels,
+        "path,label,set\nmedia/a.jpg,real,x\nmedia/b.jpg,fake,x\n",
+    )
+    .unwrap();
+    // Paths relative to the folder above the labels file: found, and said so.
+    facetell()
+        .args(["eval", "--labels"])
+        .arg(&labels)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("threshold 0.8472"))
+        .stdout(predicate::str::contains("x "))
+        .stderr(predicate::str::contains("are relative to"));
+    // A wrong --root: one message naming the flag, exit 2, no table.
+    facetell()
+        .args(["eval", "--labels"])
+        .arg(&labels)
+        .args(["--root", "/nonexistent"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("none of the 2 files listed in"))
+        .stderr(predicate::str::contains("pass --root"));
 }

@@ -413,3 +413,20 @@ fn sigterm_lets_the_request_in_flight_finish() {
     let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn a_scan_over_the_time_limit_answers_504() {
+    let server = Server::start(&["--request-timeout", "1"]);
+    let video = std::fs::read(data().join("fixtures/video.mp4")).unwrap();
+    let (status, _, json) = server.scan("?name=video.mp4", &video, "video/mp4");
+    assert_eq!(status, 504, "{json}");
+    conforms("/v1/scan", "post", status, &json);
+    assert_eq!(json["kind"], "timeout");
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .contains("--request-timeout"),
+        "{json}"
+    );
+}

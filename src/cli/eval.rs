@@ -7,7 +7,7 @@
 //! metrics (each sampled frame with a face, labelled as its video).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -26,7 +26,8 @@ pub struct EvalArgs {
     #[arg(long, value_name = "CSV")]
     labels: PathBuf,
 
-    /// Folder the paths in the labels file are relative to [default: the labels file's folder].
+    /// Folder the paths in the labels file are relative to [default: the labels file's folder,
+    /// or the nearest folder above it where the listed files are].
     #[arg(long, value_name = "DIR")]
     root: Option<PathBuf>,
 
@@ -60,10 +61,6 @@ struct SetResult {
 }
 
 fn read_labels(args: &EvalArgs) -> anyhow::Result<Vec<Row>> {
-    let root = args
-        .root
-        .clone()
-        .unwrap_or_else(|| args.labels.parent().map(PathBuf::from).unwrap_or_default());
     let mut reader = csv::Reader::from_path(&args.labels)
         .with_context(|| format!("cannot read --labels {}", args.labels.display()))?;
     let mut rows = Vec::new();
@@ -87,7 +84,7 @@ fn read_labels(args: &EvalArgs) -> anyhow::Result<Vec<Row>> {
             ),
         };
         rows.push(Row {
-            path: root.join(path.trim()),
+            path: PathBuf::from(path.trim()),
             fake,
             set: record.get(2).map_or("all", str::trim).to_string(),
         });
@@ -95,7 +92,53 @@ fn read_labels(args: &EvalArgs) -> anyhow::Result<Vec<Row>> {
     if rows.is_empty() {
         bail!("{} has no rows", args.labels.display());
     }
+    let root = find_root(args, &rows)?;
+    for row in &mut rows {
+        row.path = root.join(&row.path);
+    }
     Ok(rows)
+}
+
+/// The folder the listed paths are relative to: `--root`, else the labels file's folder or the
+/// nearest folder above it where listed files exist. Fails once, naming the flag to fix, when
+/// no listed file exists there.
+fn find_root(args: &EvalArgs, rows: &[Row]) -> anyhow::Result<PathBuf> {
+    let any_exists = |root: &Path| rows.iter().any(|r| root.join(&r.path).exists());
+    let labels_dir = args.labels.parent().map(PathBuf::from).unwrap_or_default();
+    let root = match &args.root {
+        Some(root) => root.clone(),
+        None => {
+            let found = labels_dir
+                .ancestors()
+                .take(4)
+                .find(|dir| any_exists(dir))
+                .map(Path::to_path_buf);
+            if let Some(dir) = &found
+                && *dir != labels_dir
+            {
+                eprintln!(
+                    "facetell: the paths in {} are relative to {} (pass --root to choose)",
+                    args.labels.display(),
+                    dir.display()
+                );
+            }
+            found.unwrap_or(labels_dir)
+        }
+    };
+    if !any_exists(&root) {
+        bail!(
+            "none of the {} files listed in {} exists under {}; pass --root with the folder the \
+             listed paths are relative to",
+            rows.len(),
+            args.labels.display(),
+            if root.as_os_str().is_empty() {
+                Path::new(".").display()
+            } else {
+                root.display()
+            }
+        );
+    }
+    Ok(root)
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {

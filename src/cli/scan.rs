@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use anyhow::{Context, bail};
 use clap::Args;
 use facetell::inputs;
-use facetell::report::{FileReport, writer_for};
+use facetell::report::{FileReport, TextStyle, plural, writer_for};
 use facetell::{Detector, Format, Label, Scanner, Scored, Verdict};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -30,6 +30,16 @@ pub struct ScanArgs {
     /// Output format [default: text on a terminal, jsonl otherwise or with --output].
     #[arg(long, value_enum)]
     format: Option<OutputFormat>,
+
+    /// Text format: a line per face of every image and per track of every video, not only for
+    /// images with several faces and a video's top tracks.
+    #[arg(short, long)]
+    verbose: bool,
+
+    /// Write records sorted by path (natural order) once the scan is done, instead of streaming
+    /// them as files finish.
+    #[arg(long, value_name = "ORDER", value_enum)]
+    sort: Option<SortOrder>,
 
     /// Write, per scored face of each image, a PNG of the crop with the predicted blending
     /// boundary overlaid in red. Nothing about faces is written without this flag.
@@ -53,6 +63,12 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     options: ScanOptions,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SortOrder {
+    /// By path, in natural order (file2 before file10).
+    Path,
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
@@ -144,7 +160,14 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let mut summary = Summary::default();
     let (tx, rx) = mpsc::channel::<FileReport>();
     let Sink { out, temp, .. } = sink;
-    let mut writer = writer_for(format, out);
+    let style = TextStyle {
+        verbose: args.verbose,
+        color: args.output.is_none()
+            && std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let mut writer = writer_for(format, out, style);
+    let mut held = Vec::new();
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let (scanner, jobs, heatmap) = (&scanner, &jobs, args.heatmap.as_deref());
         scope.spawn(move || {
@@ -157,12 +180,20 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         for report in rx {
             summary.add(&report);
             progress.inc(1);
-            progress
-                .suspend(|| writer.write(&report))
-                .context("cannot write the output")?;
+            if args.sort.is_some() {
+                held.push(report);
+            } else {
+                progress
+                    .suspend(|| writer.write(&report))
+                    .context("cannot write the output")?;
+            }
         }
         Ok(())
     })?;
+    held.sort_by(|a, b| natord::compare(&a.path, &b.path));
+    for report in &held {
+        writer.write(report).context("cannot write the output")?;
+    }
     writer.finish().context("cannot write the output")?;
     drop(writer);
     if let Some((temp, target)) = temp {
@@ -171,12 +202,15 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         })?;
     }
     progress.finish_and_clear();
-    if summary.errors > 0 {
-        eprintln!(
-            "facetell: {} of {} files could not be scored (label \"error\")",
-            summary.errors, summary.total
-        );
-    }
+    eprintln!(
+        "facetell: {}: {} fake, {} real, {} without a face, {}; threshold {:.4}",
+        plural(summary.total, "file"),
+        summary.fakes,
+        summary.reals,
+        summary.no_face,
+        plural(summary.errors, "error"),
+        scanner.detector().threshold()
+    );
     Ok(summary.exit_code(!found.problems.is_empty()))
 }
 
@@ -328,6 +362,8 @@ struct Summary {
     total: usize,
     errors: usize,
     fakes: usize,
+    reals: usize,
+    no_face: usize,
 }
 
 impl Summary {
@@ -336,7 +372,8 @@ impl Summary {
         match report.label {
             Label::Error => self.errors += 1,
             Label::Fake => self.fakes += 1,
-            _ => {}
+            Label::Real => self.reals += 1,
+            Label::NoFace => self.no_face += 1,
         }
     }
 

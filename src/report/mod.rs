@@ -7,7 +7,7 @@
 //! file, in the order files finish:
 //!
 //! ```json
-//! {"path": "a.jpg", "kind": "image", "label": "fake", "score": 0.93,
+//! {"path": "a.jpg", "kind": "image", "label": "fake", "score": 0.93, "threshold": 0.8472,
 //!  "faces": [{"box": [x, y, w, h], "landmarks": [[x, y], ...5], "detection": 0.99,
 //!             "score": 0.93, "reason": null}],
 //!  "error": null}
@@ -18,19 +18,27 @@
 //!   null) or `"error"` (`error` holds the message, `score` is null).
 //! - `score`: 0..1, the probability-like output of the classifier; image score is the max over
 //!   its faces, video score the mean over frames with faces.
+//! - `threshold`: the score at or above which the file is labelled fake (the model's default
+//!   or `--threshold`); null for errors.
 //! - `faces[].box` and `landmarks` are in pixels of the upright image; landmarks are left eye,
 //!   right eye, nose, left and right mouth corner as seen in the image. `detection` is the face
 //!   detector's confidence. A face that was not scored has `score: null` and a `reason`
 //!   (`"face_too_small"`).
 //! - Videos and frame folders add `frames_sampled`, `duration_s`, `frames` (each with `index`,
-//!   `time_s`, `score`, `faces`) and `tracks` (each with `id`, `frames`, `score`); images have an
-//!   empty `faces` list when no face was found.
+//!   `time_s`, `score`, `faces`) and `tracks`, one per person followed across the sampled frames
+//!   (each with `id`, `frames`: indices into `frames`, `score`: the mean over its faces, and
+//!   `start_s`/`end_s`: the times of its first and last sampled frame); images have an empty
+//!   `faces` list when no face was found.
 //! - `warnings` (present only when non-empty) lists non-fatal problems, such as a truncated video
 //!   whose decodable part was scored.
+
+mod text;
 
 use std::io::{self, Write};
 
 use serde::Serialize;
+use text::TextWriter;
+pub use text::{TextStyle, plural};
 
 use crate::aggregate::Label;
 use crate::detect::Face;
@@ -91,6 +99,10 @@ pub struct TrackReport {
     pub frames: Vec<usize>,
     /// Mean score of the track's scored faces, or null.
     pub score: Option<f32>,
+    /// Time of the track's first sampled frame, in seconds.
+    pub start_s: f64,
+    /// Time of the track's last sampled frame, in seconds.
+    pub end_s: f64,
 }
 
 /// Video-only parts of a record.
@@ -117,6 +129,8 @@ pub struct FileReport {
     pub label: Label,
     /// File score 0..1, or null for `no_face` and `error`.
     pub score: Option<f32>,
+    /// The threshold the label was given under (null for `error`).
+    pub threshold: Option<f32>,
     /// Faces of an image (empty for videos: see `frames`).
     pub faces: Vec<FaceReport>,
     /// Video and sequence details.
@@ -137,6 +151,7 @@ impl FileReport {
             kind,
             label: Label::Error,
             score: None,
+            threshold: None,
             faces: Vec::new(),
             video: None,
             error: Some(message),
@@ -150,6 +165,7 @@ impl FileReport {
             kind: verdict.kind,
             label: verdict.label(),
             score: verdict.score().map(round4),
+            threshold: Some(round4(verdict.threshold)),
             faces: Vec::new(),
             video: None,
             error: None,
@@ -176,19 +192,25 @@ impl From<&FrameVerdict> for FrameReport {
     fn from(frame: &FrameVerdict) -> FrameReport {
         FrameReport {
             index: frame.index,
-            time_s: (frame.time_s * 1000.0).round() / 1000.0,
+            time_s: round_ms(frame.time_s),
             score: frame.verdict.score.map(round4),
             faces: face_reports(&frame.verdict),
         }
     }
 }
 
-impl From<(usize, &Track)> for TrackReport {
-    fn from((id, track): (usize, &Track)) -> TrackReport {
+impl TrackReport {
+    /// The record of track number `id` of `video`.
+    fn new(id: usize, track: &Track, video: &VideoVerdict) -> TrackReport {
+        let time = |member: Option<&(usize, usize)>| {
+            member.map_or(0.0, |&(f, _)| round_ms(video.frames[f].time_s))
+        };
         TrackReport {
             id,
             frames: track.members.iter().map(|&(f, _)| f).collect(),
             score: track.score.map(round4),
+            start_s: time(track.members.first()),
+            end_s: time(track.members.last()),
         }
     }
 }
@@ -197,13 +219,10 @@ impl From<&VideoVerdict> for VideoReport {
     fn from(video: &VideoVerdict) -> VideoReport {
         VideoReport {
             frames_sampled: video.frames.len(),
-            duration_s: (video.duration_s * 1000.0).round() / 1000.0,
+            duration_s: round_ms(video.duration_s),
             frames: video.frames.iter().map(FrameReport::from).collect(),
-            tracks: video
-                .tracks
-                .iter()
-                .enumerate()
-                .map(TrackReport::from)
+            tracks: (video.tracks.iter().enumerate())
+                .map(|(id, track)| TrackReport::new(id, track, video))
                 .collect(),
         }
     }
@@ -229,6 +248,10 @@ impl From<&Verdict> for FileReport {
 
 fn face_reports(image: &ImageVerdict) -> Vec<FaceReport> {
     image.faces.iter().map(FaceReport::from).collect()
+}
+
+fn round_ms(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
 }
 
 fn round2(v: f32) -> f32 {
@@ -261,51 +284,20 @@ pub trait ReportWriter {
     fn finish(&mut self) -> io::Result<()>;
 }
 
-/// Returns the writer for `format` over `out`.
-pub fn writer_for<'a, W: Write + 'a>(format: Format, out: W) -> Box<dyn ReportWriter + 'a> {
+/// Returns the writer for `format` over `out`; `style` shapes the text format.
+pub fn writer_for<'a, W: Write + 'a>(
+    format: Format,
+    out: W,
+    style: TextStyle,
+) -> Box<dyn ReportWriter + 'a> {
     match format {
-        Format::Text => Box::new(TextWriter { out }),
+        Format::Text => Box::new(TextWriter::new(out, style)),
         Format::Json => Box::new(JsonWriter { out, count: 0 }),
         Format::Jsonl => Box::new(JsonlWriter { out }),
         Format::Csv => Box::new(CsvWriter {
             out: csv::Writer::from_writer(out),
             header: false,
         }),
-    }
-}
-
-struct TextWriter<W> {
-    out: W,
-}
-
-impl<W: Write> ReportWriter for TextWriter<W> {
-    fn write(&mut self, r: &FileReport) -> io::Result<()> {
-        let score = r.score.map_or("-".to_string(), |s| format!("{s:.3}"));
-        let detail = match (&r.error, &r.video) {
-            (Some(e), _) => format!("error: {e}"),
-            (None, Some(v)) => format!(
-                "{} frames, {} with faces, {} tracks",
-                v.frames_sampled,
-                v.frames.iter().filter(|f| f.score.is_some()).count(),
-                v.tracks.len()
-            ),
-            (None, None) => {
-                let scored = r.faces.iter().filter(|f| f.score.is_some()).count();
-                format!("{} faces, {scored} scored", r.faces.len())
-            }
-        };
-        writeln!(
-            self.out,
-            "{:<7} {:>5}  {}  ({detail})",
-            r.label.as_str(),
-            score,
-            r.path
-        )?;
-        self.out.flush()
-    }
-
-    fn finish(&mut self) -> io::Result<()> {
-        self.out.flush()
     }
 }
 
@@ -394,6 +386,7 @@ mod tests {
             kind: Kind::Image,
             label: Label::Fake,
             score: Some(0.9),
+            threshold: Some(0.85),
             faces: vec![FaceReport::new(&face, Some(0.9), None)],
             video: None,
             error: None,
@@ -404,7 +397,7 @@ mod tests {
     fn render(format: Format, reports: &[FileReport]) -> String {
         let mut buf = Vec::new();
         {
-            let mut w = writer_for(format, &mut buf);
+            let mut w = writer_for(format, &mut buf, TextStyle::default());
             for r in reports {
                 w.write(r).unwrap();
             }
