@@ -47,6 +47,7 @@ compare: setup
 # The training data generator's checks (training/test_data.py), in a small venv of its own
 # (numpy and OpenCV from PyPI, no PyTorch); H.264 round trips use the ffmpeg of `setup`.
 test-training: setup
+	@[ -x target/test-venv/bin/python ] || echo "facetell: installing numpy and OpenCV from PyPI into target/test-venv, once, for the training generator's checks"
 	[ -x target/test-venv/bin/python ] || python3 -m venv target/test-venv
 	target/test-venv/bin/pip install -q $$(grep -E '^(numpy|opencv-python-headless)==' training/requirements.txt)
 	cd training && ../target/test-venv/bin/python test_data.py

@@ -13,6 +13,7 @@ if ! ls "$venv"/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* 
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3 python3-venv >/dev/null
   fi
+  echo "facetell: downloading ONNX Runtime's Python wheel (onnxruntime 1.32.0, a 28 MB wheel, with numpy and its other dependencies, from PyPI) into $venv, once, for the ort backend's parity tests" >&2
   python3 -m venv "$venv" >&2
   "$venv/bin/pip" install -q onnxruntime==1.32.0 >&2
 fi
