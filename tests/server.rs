@@ -208,6 +208,7 @@ fn photo_and_video_records_equal_the_cli_ones() {
     conforms("/v1/model", "get", status, &model);
     assert!(model["name"].as_str().unwrap().starts_with("facetell-"));
     assert_eq!(model["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(model["crop"]["template"][0][0], 0.391, "as in the manifest");
     let (status, body) = server.get("/healthz");
     conforms(
         "/healthz",

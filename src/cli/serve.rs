@@ -90,7 +90,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "crop": {
                 "name": detector.crop_policy().name,
                 "size": detector.crop_policy().size,
-                "template": detector.crop_policy().template,
+                // As written in the manifest (f32 widened to f64 would print 0.39100000262260437).
+                "template": detector.crop_policy().template.map(|p| p.map(|v| {
+                    v.to_string().parse::<f64>().unwrap_or(f64::from(v))
+                })),
             },
             "detector_sha256": manifest.detector.sha256,
             "facetell_version": env!("CARGO_PKG_VERSION"),
