@@ -83,9 +83,10 @@ pub struct ScoredFace {
     pub score: Option<f32>,
     /// Why it was not scored.
     pub skipped: Option<SkipReason>,
-    /// The aligned crop that was scored (kept only when asked for, e.g. for `--heatmap`).
+    /// The aligned crop that was scored, kept only by [`Detector::score_image_with_crops`]
+    /// (for heatmaps).
     pub crop: Option<FaceCrop>,
-    /// The classifier's full output, if scored.
+    /// The classifier's full output (with the boundary map), kept alongside `crop`.
     pub output: Option<ClassifierOutput>,
 }
 
@@ -121,7 +122,6 @@ pub struct Detector {
     threshold: f32,
     model_name: String,
     config: Config,
-    keep_crops: bool,
 }
 
 impl std::fmt::Debug for Detector {
@@ -178,7 +178,6 @@ impl Detector {
             threshold: config.threshold.unwrap_or(0.5),
             model_name: String::new(),
             config,
-            keep_crops: false,
         })
     }
 
@@ -199,14 +198,7 @@ impl Detector {
             threshold: config.threshold.unwrap_or(threshold),
             model_name: "custom".into(),
             config,
-            keep_crops: false,
         }
-    }
-
-    /// Keeps each scored face's crop and boundary map in [`ScoredFace`] (for heatmaps).
-    pub fn keep_crops(mut self, keep: bool) -> Detector {
-        self.keep_crops = keep;
-        self
     }
 
     /// The decision threshold in use.
@@ -260,6 +252,21 @@ impl Detector {
 
     /// Stages 3-5 for faces already found: crop and classify those large enough, aggregate.
     pub fn score_faces(&self, image: &RgbImage, faces: Vec<Face>) -> Result<ImageVerdict> {
+        self.score(image, faces, false)
+    }
+
+    /// Detects, crops, classifies and aggregates one decoded image.
+    pub fn score_image(&self, image: &RgbImage) -> Result<ImageVerdict> {
+        self.score(image, self.detect_faces(image)?, false)
+    }
+
+    /// [`Detector::score_image`], keeping each scored face's crop and classifier output (with
+    /// its boundary map) in the verdict, for heatmaps.
+    pub fn score_image_with_crops(&self, image: &RgbImage) -> Result<ImageVerdict> {
+        self.score(image, self.detect_faces(image)?, true)
+    }
+
+    fn score(&self, image: &RgbImage, faces: Vec<Face>, keep_crops: bool) -> Result<ImageVerdict> {
         let mut scored: Vec<ScoredFace> = Vec::with_capacity(faces.len());
         let mut crops = Vec::new();
         for face in faces {
@@ -281,7 +288,7 @@ impl Detector {
         for face in scored.iter_mut().filter(|f| f.skipped.is_none()) {
             if let Some((output, crop)) = results.next() {
                 face.score = Some(sigmoid(output.logit));
-                if self.keep_crops {
+                if keep_crops {
                     face.crop = Some(crop);
                     face.output = Some(output);
                 }
@@ -293,11 +300,5 @@ impl Detector {
             score,
             label: aggregate::label_for(score, self.threshold),
         })
-    }
-
-    /// Detects, crops, classifies and aggregates one decoded image.
-    pub fn score_image(&self, image: &RgbImage) -> Result<ImageVerdict> {
-        let faces = self.detect_faces(image)?;
-        self.score_faces(image, faces)
     }
 }

@@ -5,6 +5,8 @@ use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use image::{GrayImage, RgbImage};
 use ndarray::Array2;
 
+use crate::engine::ImageVerdict;
+
 /// Scale of the heatmap image relative to the crop (a crop is small on a screen).
 const UPSCALE: u32 = 2;
 
@@ -37,6 +39,21 @@ pub fn overlay(crop: &RgbImage, boundary: &Array2<f32>) -> RgbImage {
         ];
     }
     big_crop
+}
+
+/// The overlay of every face of `verdict` that kept its crop and boundary map (see
+/// [`Detector::score_image_with_crops`](crate::Detector::score_image_with_crops)), with the face's
+/// index in `verdict.faces`.
+pub fn face_overlays(verdict: &ImageVerdict) -> Vec<(usize, RgbImage)> {
+    verdict
+        .faces
+        .iter()
+        .enumerate()
+        .filter_map(|(i, face)| {
+            let map = face.output.as_ref()?.boundary.as_ref()?;
+            Some((i, overlay(&face.crop.as_ref()?.image, map)))
+        })
+        .collect()
 }
 
 #[cfg(test)]

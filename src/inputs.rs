@@ -113,28 +113,32 @@ pub fn collect(paths: &[PathBuf]) -> Collected {
                 )
             });
         for entry in walker {
-            match entry {
-                Ok(entry) if entry.file_type().is_dir() => {}
-                Ok(entry) if is_media_name(entry.path()) => found.files.push(entry.into_path()),
-                Ok(_) => found.skipped += 1,
-                // A symlink to nothing: kept when its name is a media file's, so it gets an
-                // error record like any other unreadable upload.
-                Err(e) if e.loop_ancestor().is_none() && e.path().is_some_and(is_broken_link) => {
-                    let link = e.path().map(Path::to_owned).unwrap_or_default();
-                    if is_media_name(&link) {
-                        found.files.push(link);
-                    } else {
-                        found.skipped += 1;
+            let file = match entry {
+                Ok(entry) if entry.file_type().is_dir() => continue,
+                Ok(entry) => entry.into_path(),
+                Err(e) => match e.path() {
+                    // A symlink to nothing is a file like any other here, so a media-named one
+                    // gets an error record like any other unreadable upload.
+                    Some(link) if e.loop_ancestor().is_none() && is_broken_link(link) => {
+                        link.to_owned()
                     }
-                }
-                Err(e) => found.problems.push(WalkProblem {
-                    path: e.path().map_or_else(|| path.clone(), Path::to_owned),
-                    message: if e.loop_ancestor().is_some() {
-                        "symlink loop, not followed".into()
-                    } else {
-                        e.to_string()
-                    },
-                }),
+                    _ => {
+                        found.problems.push(WalkProblem {
+                            path: e.path().map_or_else(|| path.clone(), Path::to_owned),
+                            message: if e.loop_ancestor().is_some() {
+                                "symlink loop, not followed".into()
+                            } else {
+                                e.to_string()
+                            },
+                        });
+                        continue;
+                    }
+                },
+            };
+            if is_media_name(&file) {
+                found.files.push(file);
+            } else {
+                found.skipped += 1;
             }
         }
     }

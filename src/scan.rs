@@ -16,7 +16,6 @@
 //! # Ok::<(), facetell::Error>(())
 //! ```
 
-use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,7 +24,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::aggregate::{self, Label};
-use crate::engine::{Config, Detector, ImageVerdict};
+use crate::engine::{Config, Detector, ImageVerdict, ScoredFace};
 use crate::error::{Error, Result};
 use crate::inputs::{self, InputKind};
 use crate::track::{self, Track};
@@ -41,6 +40,17 @@ pub enum Kind {
     Video,
     /// A folder of frames scanned as one sequence.
     Frames,
+}
+
+impl Kind {
+    /// The kind of a file facetell was given: a video, else an image (what is neither fails as
+    /// an image, with the decoder's message).
+    fn of(input: InputKind) -> Kind {
+        match input {
+            InputKind::Video => Kind::Video,
+            InputKind::Image | InputKind::Unknown => Kind::Image,
+        }
+    }
 }
 
 /// The verdict on one input: what it was and what came of it.
@@ -133,16 +143,6 @@ impl Verdict {
         }
         self
     }
-
-    fn new(path: String, kind: Kind, result: Result<Scored>) -> Verdict {
-        Verdict {
-            path,
-            kind,
-            result,
-            warnings: Vec::new(),
-            threshold: f32::NAN,
-        }
-    }
 }
 
 /// Nominal frame rate of a folder of frames, for `time_s` and `duration_s`.
@@ -167,28 +167,36 @@ pub fn sample_indices(count: usize, sampling: Sampling) -> Vec<usize> {
 }
 
 /// Scores inputs of every kind with one [`Detector`]; `Send + Sync`, built once and shared.
+/// Cloning is cheap (the models are shared), so a per-request variant is a clone with options.
 #[derive(Debug, Clone)]
 pub struct Scanner {
     detector: Arc<Detector>,
     sampling: Sampling,
+    heatmaps: bool,
 }
 
 impl Scanner {
     /// Wraps a detector; video sampling and limits come from its [`Config`].
     pub fn new(detector: Detector) -> Scanner {
-        let sampling = detector.config().video.sampling;
         Scanner {
+            sampling: detector.config().video.sampling,
             detector: Arc::new(detector),
-            sampling,
+            heatmaps: false,
         }
     }
 
-    /// The same scanner (sharing its models) sampling videos differently, e.g. per request.
-    pub fn with_sampling(&self, sampling: Sampling) -> Scanner {
-        Scanner {
-            detector: Arc::clone(&self.detector),
-            sampling,
-        }
+    /// This scanner sampling videos differently.
+    pub fn with_sampling(mut self, sampling: Sampling) -> Scanner {
+        self.sampling = sampling;
+        self
+    }
+
+    /// This scanner keeping, for images, each scored face's crop and boundary map in the verdict
+    /// (for [`heatmap::face_overlays`](crate::heatmap::face_overlays)). Video frames never keep
+    /// them.
+    pub fn with_heatmaps(mut self, heatmaps: bool) -> Scanner {
+        self.heatmaps = heatmaps;
+        self
     }
 
     /// Loads the models named in a manifest (see [`Detector::from_manifest`]).
@@ -201,32 +209,19 @@ impl Scanner {
         &self.detector
     }
 
-    fn config(&self) -> &Config {
-        self.detector.config()
+    fn max_file_size(&self) -> u64 {
+        self.detector.config().max_file_size
     }
 
     /// Scores a file: an image or a video, told apart by its bytes (and, for videos, its name).
     pub fn scan_path(&self, path: &Path) -> Verdict {
-        let name = path.to_string_lossy().into_owned();
-        let kind = match inputs::sniff(path) {
-            InputKind::Video => Kind::Video,
-            _ => Kind::Image,
-        };
-        self.guarded(name, kind, || {
-            let limit = self.config().max_file_size;
-            Ok(match kind {
-                Kind::Video => {
-                    check_video_file(path, limit)?;
-                    self.scan_video(path)
-                }
-                _ => {
-                    let image = self.detector.decode(&read_input(path, limit)?)?;
-                    (
-                        Ok(Scored::Image(self.detector.score_image(&image)?)),
-                        vec![],
-                    )
-                }
-            })
+        let kind = Kind::of(inputs::sniff(path));
+        self.guarded(path.to_string_lossy().into_owned(), kind, || {
+            let size = file_size(path, self.max_file_size())?;
+            match kind {
+                Kind::Video => self.scan_video(path),
+                _ => self.scan_image(&read(path, size)?),
+            }
         })
     }
 
@@ -234,20 +229,16 @@ impl Scanner {
     /// for the verdict and to recognise videos whose first bytes do not say; a video is written
     /// to a private temporary folder for FFmpeg, removed before this returns, even on error.
     pub fn scan_bytes(&self, bytes: &[u8], name: Option<&str>) -> Verdict {
-        let display = name.unwrap_or("-").to_string();
-        let kind = match inputs::kind_of(bytes, name.map(Path::new)) {
-            InputKind::Video => Kind::Video,
-            _ => Kind::Image,
-        };
-        self.guarded(display, kind, || {
-            let limit = self.config().max_file_size;
+        let kind = Kind::of(inputs::kind_of(bytes, name.map(Path::new)));
+        self.guarded(name.unwrap_or("-").to_string(), kind, || {
+            let limit = self.max_file_size();
             if bytes.len() as u64 > limit {
                 return Err(Error::FileTooLarge {
                     size: bytes.len() as u64,
                     limit,
                 });
             }
-            Ok(match kind {
+            match kind {
                 Kind::Video => {
                     let dir = tempfile::Builder::new()
                         .prefix("facetell-")
@@ -259,27 +250,18 @@ impl Scanner {
                         .filter(|e| e.chars().all(|c| c.is_ascii_alphanumeric()))
                         .unwrap_or("bin");
                     let path = dir.path().join(format!("upload.{ext}"));
-                    std::fs::File::create(&path)
-                        .and_then(|mut f| f.write_all(bytes))
-                        .map_err(|e| temp_error(&e))?;
+                    std::fs::write(&path, bytes).map_err(|e| temp_error(&e))?;
                     self.scan_video(&path)
                 }
-                _ => {
-                    let image = self.detector.decode(bytes)?;
-                    (
-                        Ok(Scored::Image(self.detector.score_image(&image)?)),
-                        vec![],
-                    )
-                }
-            })
+                _ => self.scan_image(bytes),
+            }
         })
     }
 
     /// Scores a folder of frames (images, natural sort order of their names) as one video at a
     /// nominal [`SEQUENCE_FPS`]. Unreadable frames are skipped with a warning.
     pub fn scan_frames(&self, dir: &Path) -> Verdict {
-        let display = dir.to_string_lossy().into_owned();
-        self.guarded(display, Kind::Frames, || {
+        self.guarded(dir.to_string_lossy().into_owned(), Kind::Frames, || {
             let frame_error = |reason: String| Error::Frames { reason };
             let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
                 .map_err(|e| frame_error(format!("cannot read the folder: {e}")))?
@@ -294,10 +276,9 @@ impl Scanner {
             let mut warnings = Vec::new();
             for index in sample_indices(files.len(), self.sampling) {
                 let file = &files[index];
-                let scored = read_input(file, self.config().max_file_size).and_then(|bytes| {
-                    let image = self.detector.decode(&bytes)?;
-                    self.detector.score_image(&image)
-                });
+                let scored = file_size(file, self.max_file_size())
+                    .and_then(|size| self.detector.decode(&read(file, size)?))
+                    .and_then(|image| self.detector.score_image(&image));
                 match scored {
                     Ok(verdict) => frames.push(FrameVerdict {
                         index: index as u64,
@@ -315,7 +296,7 @@ impl Scanner {
             }
             let duration_s = files.len() as f64 / SEQUENCE_FPS;
             Ok((
-                Ok(Scored::Video(self.video_verdict(frames, duration_s))),
+                Scored::Video(self.video_verdict(frames, duration_s)),
                 warnings,
             ))
         })
@@ -327,17 +308,45 @@ impl Scanner {
         &self,
         path: String,
         kind: Kind,
-        run: impl FnOnce() -> Result<(Result<Scored>, Vec<String>)>,
+        run: impl FnOnce() -> Result<(Scored, Vec<String>)>,
     ) -> Verdict {
+        let outcome = catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown");
+            Err(Error::Internal {
+                what: what.to_string(),
+            })
+        });
+        let (result, warnings) = match outcome {
+            Ok((scored, warnings)) => (Ok(scored), warnings),
+            Err(e) => (Err(e), Vec::new()),
+        };
         Verdict {
+            path,
+            kind,
+            result,
+            warnings,
             threshold: self.detector.threshold(),
-            ..guarded(path, kind, run)
         }
+    }
+
+    /// Decodes and scores an encoded image, keeping crops when heatmaps are asked for.
+    fn scan_image(&self, bytes: &[u8]) -> Result<(Scored, Vec<String>)> {
+        let image = self.detector.decode(bytes)?;
+        let verdict = if self.heatmaps {
+            self.detector.score_image_with_crops(&image)?
+        } else {
+            self.detector.score_image(&image)?
+        };
+        Ok((Scored::Image(verdict), Vec::new()))
     }
 
     /// Decodes the sampled frames of a video and scores them in parallel, a batch of one frame
     /// per worker thread at a time, so memory stays at a few frames whatever the video's length.
-    fn scan_video(&self, path: &Path) -> (Result<Scored>, Vec<String>) {
+    fn scan_video(&self, path: &Path) -> Result<(Scored, Vec<String>)> {
         let batch = rayon::current_num_threads().max(1);
         let mut pending: Vec<VideoFrame> = Vec::with_capacity(batch);
         let mut frames = Vec::new();
@@ -358,31 +367,26 @@ impl Scanner {
             }
             Ok(())
         };
-        let config = self.config();
+        let config = self.detector.config();
         let params = VideoParams {
             sampling: self.sampling,
             ..config.video.clone()
         };
-        let result = video::decode_frames(path, &params, config.decode.max_pixels, |frame| {
-            pending.push(frame);
-            if pending.len() >= batch {
-                flush(&mut pending)?;
-            }
-            Ok(())
-        })
-        .and_then(|done| flush(&mut pending).map(|()| done));
-        match result {
-            Ok((info, warnings)) => (
-                Ok(Scored::Video(self.video_verdict(frames, info.duration_s))),
-                warnings,
-            ),
-            Err(e) => (Err(e), Vec::new()),
-        }
+        let (info, warnings) =
+            video::decode_frames(path, &params, config.decode.max_pixels, |frame| {
+                pending.push(frame);
+                if pending.len() >= batch {
+                    flush(&mut pending)?;
+                }
+                Ok(())
+            })?;
+        flush(&mut pending)?;
+        let verdict = self.video_verdict(frames, info.duration_s);
+        Ok((Scored::Video(verdict), warnings))
     }
 
     fn video_verdict(&self, frames: Vec<FrameVerdict>, duration_s: f64) -> VideoVerdict {
-        let faces: Vec<&[crate::engine::ScoredFace]> =
-            frames.iter().map(|f| f.verdict.faces.as_slice()).collect();
+        let faces: Vec<&[ScoredFace]> = frames.iter().map(|f| f.verdict.faces.as_slice()).collect();
         let tracks = track::link_tracks(&faces);
         let score = aggregate::mean_score(frames.iter().map(|f| f.verdict.score));
         VideoVerdict {
@@ -395,14 +399,13 @@ impl Scanner {
     }
 }
 
-/// Reads an input file whole, after checking that it is a file and not over `max_file_size`
+/// The size of an input file, after checking that it is a file and not over `max_file_size`
 /// bytes (so an oversized file is refused without being read).
-pub fn read_input(path: &Path, max_file_size: u64) -> Result<Vec<u8>> {
-    let io = |source| Error::Io {
+pub fn file_size(path: &Path, max_file_size: u64) -> Result<u64> {
+    let meta = std::fs::metadata(path).map_err(|source| Error::Io {
         path: path.to_owned(),
         source,
-    };
-    let meta = std::fs::metadata(path).map_err(io)?;
+    })?;
     if meta.is_dir() {
         return Err(Error::UnsupportedFormat {
             detail: "it is a folder (scan its files, or pass it with --sequence to score its \
@@ -416,22 +419,23 @@ pub fn read_input(path: &Path, max_file_size: u64) -> Result<Vec<u8>> {
             limit: max_file_size,
         });
     }
-    std::fs::read(path).map_err(io)
+    Ok(meta.len())
 }
 
-/// Checks a video file's size without reading it (FFmpeg reads it).
-fn check_video_file(path: &Path, max_file_size: u64) -> Result<()> {
-    let meta = std::fs::metadata(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    if meta.len() > max_file_size {
-        return Err(Error::FileTooLarge {
-            size: meta.len(),
-            limit: max_file_size,
-        });
-    }
-    Ok(())
+/// Reads an input file whole, after [`file_size`]'s checks.
+pub fn read_input(path: &Path, max_file_size: u64) -> Result<Vec<u8>> {
+    read(path, file_size(path, max_file_size)?)
+}
+
+fn read(path: &Path, size: u64) -> Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(size as usize);
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut bytes))
+        .map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+    Ok(bytes)
 }
 
 fn temp_error(e: &std::io::Error) -> Error {
@@ -439,30 +443,5 @@ fn temp_error(e: &std::io::Error) -> Error {
         reason: format!(
             "cannot write the upload to a temporary file for FFmpeg ({e}); check TMPDIR's space"
         ),
-    }
-}
-
-/// Runs one input's scoring; an error or a panic inside becomes the verdict's error.
-fn guarded(
-    path: String,
-    kind: Kind,
-    run: impl FnOnce() -> Result<(Result<Scored>, Vec<String>)>,
-) -> Verdict {
-    let outcome = catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|panic| {
-        let what = panic
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| panic.downcast_ref::<&str>().copied())
-            .unwrap_or("unknown");
-        Err(Error::Internal {
-            what: what.to_string(),
-        })
-    });
-    match outcome {
-        Ok((result, warnings)) => Verdict {
-            warnings,
-            ..Verdict::new(path, kind, result)
-        },
-        Err(e) => Verdict::new(path, kind, Err(e)),
     }
 }

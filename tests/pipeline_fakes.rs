@@ -63,8 +63,12 @@ fn policy() -> CropPolicy {
 }
 
 fn detector(faces: Vec<Face>) -> Detector {
+    detector_with(Box::new(FixedFaces(faces)))
+}
+
+fn detector_with(faces: Box<dyn FaceDetector>) -> Detector {
     Detector::from_parts(
-        Box::new(FixedFaces(faces)),
+        faces,
         Box::new(RedIsFake),
         policy(),
         Normalization {
@@ -170,17 +174,7 @@ fn bad_input_and_panics_become_error_verdicts() {
     let missing = scanner.scan_path(std::path::Path::new("/nonexistent/x.jpg"));
     assert_eq!(missing.error().unwrap().kind(), "io");
 
-    let panicking = Scanner::new(Detector::from_parts(
-        Box::new(Panics),
-        Box::new(RedIsFake),
-        policy(),
-        Normalization {
-            mean: [0.0; 3],
-            std: [1.0; 3],
-        },
-        0.5,
-        Config::default(),
-    ));
+    let panicking = Scanner::new(detector_with(Box::new(Panics)));
     let verdict = panicking.scan_bytes(&png_bytes(), Some("x.png"));
     let error = verdict.error().unwrap();
     assert_eq!(error.kind(), "internal");

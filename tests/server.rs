@@ -209,21 +209,10 @@ fn photo_and_video_records_equal_the_cli_ones() {
     assert!(model["name"].as_str().unwrap().starts_with("facetell-"));
     assert_eq!(model["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(model["crop"]["template"][0][0], 0.391, "as in the manifest");
-    let (status, body) = server.get("/healthz");
-    conforms(
-        "/healthz",
-        "get",
-        status,
-        &serde_json::from_str(&body).unwrap(),
-    );
-    let (status, body) = server.get("/readyz");
-    conforms(
-        "/readyz",
-        "get",
-        status,
-        &serde_json::from_str(&body).unwrap(),
-    );
-
+    for path in ["/healthz", "/readyz"] {
+        let (status, body) = server.get(path);
+        conforms(path, "get", status, &serde_json::from_str(&body).unwrap());
+    }
     // The metrics count what was served.
     assert!(server.metric("facetell_files_total{label=\"fake\"}") >= 1.0);
     assert!(

@@ -110,15 +110,17 @@ impl ModelOptions {
         Ok(config)
     }
 
-    fn thread_pool(&self) -> anyhow::Result<rayon::ThreadPool> {
-        let mut builder = rayon::ThreadPoolBuilder::new();
-        if let Some(jobs) = self.jobs {
-            if jobs == 0 {
-                bail!("--jobs must be at least 1");
-            }
-            builder = builder.num_threads(jobs);
+    /// Worker threads as `--jobs` asks (one per core by default).
+    fn pool_builder(&self) -> anyhow::Result<rayon::ThreadPoolBuilder> {
+        match self.jobs {
+            Some(0) => bail!("--jobs must be at least 1"),
+            Some(jobs) => Ok(rayon::ThreadPoolBuilder::new().num_threads(jobs)),
+            None => Ok(rayon::ThreadPoolBuilder::new()),
         }
-        builder.build().context("cannot start worker threads")
+    }
+
+    fn thread_pool(&self) -> anyhow::Result<rayon::ThreadPool> {
+        (self.pool_builder()?.build()).context("cannot start worker threads")
     }
 }
 

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use facetell::inputs;
 use facetell::report::{FileReport, TextStyle, plural, writer_for};
-use facetell::{Detector, Format, Label, Scanner, Scored, Verdict};
+use facetell::{Format, Label, Scanner, Scored, Verdict};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
@@ -120,10 +120,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     }
     let manifest = args.options.model.manifest_path()?;
     let pool = args.options.model.thread_pool()?;
-    let detector = Detector::from_manifest(&manifest, config)
+    let scanner = Scanner::from_manifest(&manifest, config)
         .with_context(|| format!("cannot load the models from {}", manifest.display()))?
-        .keep_crops(args.heatmap.is_some());
-    let scanner = Scanner::new(detector);
+        .with_heatmaps(args.heatmap.is_some());
     if let Some(dir) = &args.heatmap {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the --heatmap folder {}", dir.display()))?;
@@ -135,10 +134,8 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     }
     if found.skipped > 0 {
         eprintln!(
-            "facetell: skipped {} file{} in the folders that are not images or videos by their \
-             extension",
-            found.skipped,
-            if found.skipped == 1 { "" } else { "s" }
+            "facetell: skipped {} in the folders that are not images or videos by their extension",
+            plural(found.skipped, "file")
         );
     }
     let mut jobs: Vec<Job> = found.files.into_iter().map(Job::File).collect();
@@ -329,15 +326,9 @@ fn write_heatmaps(dir: &Path, path: &Path, verdict: &Verdict) -> anyhow::Result<
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    for (i, face) in verdict.faces.iter().enumerate() {
-        let (Some(crop), Some(map)) = (
-            &face.crop,
-            face.output.as_ref().and_then(|o| o.boundary.as_ref()),
-        ) else {
-            continue;
-        };
+    for (i, image) in facetell::heatmap::face_overlays(verdict) {
         let file = dir.join(format!("{stem}-{tag}_face{i}.png"));
-        facetell::heatmap::overlay(&crop.image, map)
+        image
             .save(&file)
             .with_context(|| format!("cannot write {}", file.display()))?;
     }

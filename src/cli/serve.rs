@@ -54,13 +54,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    // One scan per core at a time: each scan is single-threaded except a video's frames.
-    let pool = args.options.model.thread_pool()?;
-    let workers = pool.current_num_threads();
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(workers)
-        .build_global()
-        .context("cannot start worker threads")?;
+    // One scan per worker thread at a time: each scan is single-threaded except a video's
+    // frames, which share the same threads.
+    (args.options.model.pool_builder()?.build_global()).context("cannot start worker threads")?;
+    let workers = rayon::current_num_threads();
     let settings = Settings {
         listen: args.listen,
         max_body: args.max_body_size,

@@ -144,35 +144,6 @@ pub struct FileReport {
 }
 
 impl FileReport {
-    /// An `error` record for `path`.
-    pub fn error(path: String, kind: Kind, message: String) -> FileReport {
-        FileReport {
-            path,
-            kind,
-            label: Label::Error,
-            score: None,
-            threshold: None,
-            faces: Vec::new(),
-            video: None,
-            error: Some(message),
-            warnings: Vec::new(),
-        }
-    }
-
-    fn scored(verdict: &Verdict) -> FileReport {
-        FileReport {
-            path: verdict.path.clone(),
-            kind: verdict.kind,
-            label: verdict.label(),
-            score: verdict.score().map(round4),
-            threshold: Some(round4(verdict.threshold)),
-            faces: Vec::new(),
-            video: None,
-            error: None,
-            warnings: Vec::new(),
-        }
-    }
-
     /// Number of faces found (over all frames for a video).
     pub fn face_count(&self) -> usize {
         match &self.video {
@@ -230,19 +201,22 @@ impl From<&VideoVerdict> for VideoReport {
 
 impl From<&Verdict> for FileReport {
     fn from(verdict: &Verdict) -> FileReport {
-        let mut report = match &verdict.result {
-            Ok(Scored::Image(image)) => FileReport {
-                faces: face_reports(image),
-                ..FileReport::scored(verdict)
-            },
-            Ok(Scored::Video(video)) => FileReport {
-                video: Some(VideoReport::from(video)),
-                ..FileReport::scored(verdict)
-            },
-            Err(e) => FileReport::error(verdict.path.clone(), verdict.kind, e.without_path()),
+        let (faces, video, error) = match &verdict.result {
+            Ok(Scored::Image(image)) => (face_reports(image), None, None),
+            Ok(Scored::Video(video)) => (Vec::new(), Some(VideoReport::from(video)), None),
+            Err(e) => (Vec::new(), None, Some(e.without_path())),
         };
-        report.warnings.clone_from(&verdict.warnings);
-        report
+        FileReport {
+            path: verdict.path.clone(),
+            kind: verdict.kind,
+            label: verdict.label(),
+            score: verdict.score().map(round4),
+            threshold: error.is_none().then(|| round4(verdict.threshold)),
+            faces,
+            video,
+            error,
+            warnings: verdict.warnings.clone(),
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use std::io::{self, Write};
 use anstyle::{AnsiColor, Style};
 
 use super::{FaceReport, FileReport, ReportWriter, SkipReason};
-use crate::aggregate::Label;
+use crate::aggregate::{Label, label_for};
 
 /// How the text format looks.
 #[derive(Debug, Clone, Copy, Default)]
@@ -123,19 +123,20 @@ fn render(r: &FileReport, style: TextStyle) -> String {
         }
     }
     if let Some(video) = &r.video {
-        let mut tracks: Vec<_> = video.tracks.iter().filter(|t| t.score.is_some()).collect();
-        tracks.sort_by(|a, b| b.score.unwrap_or(0.0).total_cmp(&a.score.unwrap_or(0.0)));
+        let mut tracks: Vec<_> = (video.tracks.iter())
+            .filter_map(|t| Some((t, t.score?)))
+            .collect();
+        tracks.sort_by(|a, b| b.1.total_cmp(&a.1));
         let shown = if style.verbose {
             tracks.len()
         } else {
             TRACKS_SHOWN
         };
-        for t in tracks.iter().take(shown) {
-            let score = t.score.unwrap_or_default();
+        for (t, score) in tracks.iter().take(shown) {
             out.push_str(&format!(
                 "    track {}  {score:.4} {}  {:.1}-{:.1} s, {}\n",
                 t.id,
-                label(verdict(score, threshold), 4, style),
+                label(label_for(Some(*score), threshold), 4, style),
                 t.start_s,
                 t.end_s,
                 plural(t.frames.len(), "frame")
@@ -151,21 +152,13 @@ fn render(r: &FileReport, style: TextStyle) -> String {
     out
 }
 
-fn verdict(score: f32, threshold: f32) -> Label {
-    if score >= threshold {
-        Label::Fake
-    } else {
-        Label::Real
-    }
-}
-
 fn face_line(i: usize, face: &FaceReport, threshold: f32, style: TextStyle) -> String {
     let [x, y, w, h] = face.bbox;
     let place = format!("at {x:.0},{y:.0} {w:.0}x{h:.0}");
     match (face.score, face.reason) {
         (Some(s), _) => format!(
             "    face {i}  {place}  {s:.4} {}\n",
-            label(verdict(s, threshold), 4, style)
+            label(label_for(Some(s), threshold), 4, style)
         ),
         (None, Some(SkipReason::FaceTooSmall)) => {
             format!("    face {i}  {place}  not scored: smaller than --min-face\n")

@@ -116,7 +116,7 @@ async fn serve(
                 detector.model_name()
             );
             let _ = loading.loaded.set(Loaded {
-                scanner: Scanner::new(detector.keep_crops(true)),
+                scanner: Scanner::new(detector),
                 model,
             });
         }
@@ -180,13 +180,7 @@ fn router(app: Arc<App>) -> Router {
         })
         .layer(DefaultBodyLimit::max(app.settings.max_body))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            |_: Box<dyn std::any::Any + Send>| {
-                error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error; please report it to the facetell developers",
-                )
-            },
+            |_: Box<dyn std::any::Any + Send>| internal_error(),
         ))
         .layer(middleware::from_fn_with_state(Arc::clone(&app), count))
         .with_state(app)
@@ -195,6 +189,14 @@ fn router(app: Arc<App>) -> Router {
 /// A JSON error answer: `{"error": message, "kind": kind}`.
 fn error(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Response {
     (status, Json(json!({"error": message.into(), "kind": kind}))).into_response()
+}
+
+fn internal_error() -> Response {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error; please report it to the facetell developers",
+    )
 }
 
 /// `response` with one more header.
@@ -252,11 +254,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 async fn readyz(State(app): State<Arc<App>>) -> Response {
     match app.loaded.get() {
         Some(_) => Json(json!({"status": "ready"})).into_response(),
-        None => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "loading",
-            "the models are still loading",
-        ),
+        None => not_ready(),
     }
 }
 
@@ -374,10 +372,14 @@ async fn scan(
             "the server is shutting down",
         );
     };
-    app.metrics.in_flight.inc();
-    let scanner = loaded.scanner.with_sampling(sampling);
-    let heatmap = query.heatmap;
-    let threshold = query.threshold;
+    let scanner = (loaded.scanner.clone())
+        .with_sampling(sampling)
+        .with_heatmaps(query.heatmap);
+    let (threshold, heatmap) = (query.threshold, query.heatmap);
+    // The gauge, the worker and the admission are released when the scan ends, which may be
+    // after this request has been answered 504.
+    let in_flight = app.metrics.in_flight.clone();
+    in_flight.inc();
     let task = tokio::task::spawn_blocking(move || {
         let answers: Vec<(Answer, Option<&'static str>)> = files
             .items
@@ -390,21 +392,16 @@ async fn scan(
                 answer(&verdict, heatmap)
             })
             .collect();
+        in_flight.dec();
         drop((worker, admitted));
         answers
     });
     let timeout = app.settings.request_timeout;
-    let outcome = tokio::time::timeout(timeout, task).await;
-    app.metrics.in_flight.dec();
-    let answers = match outcome {
+    let answers = match tokio::time::timeout(timeout, task).await {
         Ok(Ok(answers)) => answers,
         Ok(Err(_)) => {
             app.metrics.error("internal");
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "internal error; please report it to the facetell developers",
-            );
+            return internal_error();
         }
         Err(_) => {
             app.metrics.error("timeout");
@@ -537,19 +534,16 @@ struct Heatmap {
     png_base64: String,
 }
 
-/// A verdict as its answer, and the kind of its error, if any.
+/// A verdict as its answer (with its faces' heatmaps when asked for; the scanner kept their
+/// crops), and the kind of its error, if any.
 fn answer(verdict: &Verdict, heatmap: bool) -> (Answer, Option<&'static str>) {
     let heatmaps = match &verdict.result {
         Ok(Scored::Image(image)) if heatmap => Some(
-            image
-                .faces
-                .iter()
-                .enumerate()
-                .filter_map(|(face, scored)| {
-                    let crop = scored.crop.as_ref()?;
-                    let map = scored.output.as_ref()?.boundary.as_ref()?;
+            facetell::heatmap::face_overlays(image)
+                .into_iter()
+                .filter_map(|(face, overlay)| {
                     let mut png = Vec::new();
-                    facetell::heatmap::overlay(&crop.image, map)
+                    overlay
                         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
                         .ok()?;
                     Some(Heatmap {
