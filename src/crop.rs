@@ -59,7 +59,9 @@ fn apply(t: &[f32; 6], [x, y]: [f32; 2]) -> [f32; 2] {
     [t[0] * x + t[1] * y + t[2], t[3] * x + t[4] * y + t[5]]
 }
 
-fn invert(t: &[f32; 6]) -> [f32; 6] {
+/// The inverse of an affine map in [`FaceCrop::transform`]'s layout (crop pixels to image pixels
+/// for a crop's transform).
+pub(crate) fn invert(t: &[f32; 6]) -> [f32; 6] {
     let det = t[0] * t[4] - t[1] * t[3];
     let (a, b, d, e) = (t[4] / det, -t[1] / det, -t[3] / det, t[0] / det);
     [a, b, -(a * t[2] + b * t[5]), d, e, -(d * t[2] + e * t[5])]

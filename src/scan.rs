@@ -20,12 +20,15 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use image::RgbImage;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::aggregate::{self, Label};
+use crate::detect::iou;
 use crate::engine::{Config, Detector, ImageVerdict, ScoredFace};
 use crate::error::{Error, Result};
+use crate::heatmap::{self, Heatmap};
 use crate::inputs::{self, InputKind};
 use crate::track::{self, Track};
 use crate::video::{self, Sampling, VideoFrame, VideoParams};
@@ -66,6 +69,9 @@ pub struct Verdict {
     pub warnings: Vec<String>,
     /// The decision threshold the label was given under.
     pub threshold: f32,
+    /// Heatmaps, rendered only by a scanner [`with_heatmaps`](Scanner::with_heatmaps): an
+    /// image's overview and face maps, or the frames of a video's highest-scoring track.
+    pub heatmaps: Vec<Heatmap>,
 }
 
 /// What scoring an input produced.
@@ -145,6 +151,26 @@ impl Verdict {
     }
 }
 
+/// What scoring one input gave, before it becomes a [`Verdict`].
+struct Outcome {
+    scored: Scored,
+    warnings: Vec<String>,
+    heatmaps: Vec<Heatmap>,
+}
+
+impl Outcome {
+    fn new(scored: Scored, warnings: Vec<String>) -> Outcome {
+        Outcome {
+            scored,
+            warnings,
+            heatmaps: Vec::new(),
+        }
+    }
+}
+
+/// The most frames of a video's top track that get heatmaps.
+pub const HEATMAP_FRAMES: usize = 3;
+
 /// Nominal frame rate of a folder of frames, for `time_s` and `duration_s`.
 pub const SEQUENCE_FPS: f64 = 25.0;
 
@@ -173,6 +199,7 @@ pub struct Scanner {
     detector: Arc<Detector>,
     sampling: Sampling,
     heatmaps: bool,
+    threshold: Option<f32>,
 }
 
 impl Scanner {
@@ -182,6 +209,7 @@ impl Scanner {
             sampling: detector.config().video.sampling,
             detector: Arc::new(detector),
             heatmaps: false,
+            threshold: None,
         }
     }
 
@@ -191,12 +219,24 @@ impl Scanner {
         self
     }
 
-    /// This scanner keeping, for images, each scored face's crop and boundary map in the verdict
-    /// (for [`heatmap::face_overlays`](crate::heatmap::face_overlays)). Video frames never keep
-    /// them.
+    /// This scanner rendering [`Verdict::heatmaps`]: for an image, its overview and a map per
+    /// scored face (the verdict's faces keep their crops and boundary maps); for a video or a
+    /// frame folder, up to [`HEATMAP_FRAMES`] frames of its highest-scoring track, decoded and
+    /// scored again after the scan (sampled frames are never all kept).
     pub fn with_heatmaps(mut self, heatmaps: bool) -> Scanner {
         self.heatmaps = heatmaps;
         self
+    }
+
+    /// This scanner labelling under `threshold` instead of the model's (`None`: the model's).
+    pub fn with_threshold(mut self, threshold: Option<f32>) -> Scanner {
+        self.threshold = threshold;
+        self
+    }
+
+    /// The threshold verdicts are labelled under.
+    pub fn threshold(&self) -> f32 {
+        self.threshold.unwrap_or_else(|| self.detector.threshold())
     }
 
     /// Loads the models named in a manifest (see [`Detector::from_manifest`]).
@@ -274,11 +314,14 @@ impl Scanner {
             }
             let mut frames = Vec::new();
             let mut warnings = Vec::new();
+            let load = |index: u64| -> Result<RgbImage> {
+                let file = &files[index as usize];
+                file_size(file, self.max_file_size())
+                    .and_then(|size| self.detector.decode(&read(file, size)?))
+            };
             for index in sample_indices(files.len(), self.sampling) {
                 let file = &files[index];
-                let scored = file_size(file, self.max_file_size())
-                    .and_then(|size| self.detector.decode(&read(file, size)?))
-                    .and_then(|image| self.detector.score_image(&image));
+                let scored = load(index as u64).and_then(|image| self.detector.score_image(&image));
                 match scored {
                     Ok(verdict) => frames.push(FrameVerdict {
                         index: index as u64,
@@ -295,21 +338,18 @@ impl Scanner {
                 )));
             }
             let duration_s = files.len() as f64 / SEQUENCE_FPS;
-            Ok((
-                Scored::Video(self.video_verdict(frames, duration_s)),
-                warnings,
-            ))
+            let verdict = self.video_verdict(frames, duration_s);
+            Ok(self.video_outcome(verdict, warnings, |frames| {
+                (frames.iter())
+                    .map(|f| Ok((f.time_s, load(f.index)?)))
+                    .collect()
+            }))
         })
     }
 
     /// Runs one input's scoring under the detector's threshold; an error or a panic inside
     /// becomes the verdict's error.
-    fn guarded(
-        &self,
-        path: String,
-        kind: Kind,
-        run: impl FnOnce() -> Result<(Scored, Vec<String>)>,
-    ) -> Verdict {
+    fn guarded(&self, path: String, kind: Kind, run: impl FnOnce() -> Result<Outcome>) -> Verdict {
         let outcome = catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|panic| {
             let what = panic
                 .downcast_ref::<String>()
@@ -320,33 +360,42 @@ impl Scanner {
                 what: what.to_string(),
             })
         });
-        let (result, warnings) = match outcome {
-            Ok((scored, warnings)) => (Ok(scored), warnings),
-            Err(e) => (Err(e), Vec::new()),
+        let (result, warnings, heatmaps) = match outcome {
+            Ok(o) => (Ok(o.scored), o.warnings, o.heatmaps),
+            Err(e) => (Err(e), Vec::new(), Vec::new()),
         };
-        Verdict {
+        let verdict = Verdict {
             path,
             kind,
             result,
             warnings,
             threshold: self.detector.threshold(),
+            heatmaps,
+        };
+        match self.threshold {
+            Some(t) => verdict.with_threshold(t),
+            None => verdict,
         }
     }
 
-    /// Decodes and scores an encoded image, keeping crops when heatmaps are asked for.
-    fn scan_image(&self, bytes: &[u8]) -> Result<(Scored, Vec<String>)> {
+    /// Decodes and scores an encoded image, with its heatmaps when asked for.
+    fn scan_image(&self, bytes: &[u8]) -> Result<Outcome> {
         let image = self.detector.decode(bytes)?;
-        let verdict = if self.heatmaps {
-            self.detector.score_image_with_crops(&image)?
-        } else {
-            self.detector.score_image(&image)?
-        };
-        Ok((Scored::Image(verdict), Vec::new()))
+        if !self.heatmaps {
+            let verdict = self.detector.score_image(&image)?;
+            return Ok(Outcome::new(Scored::Image(verdict), Vec::new()));
+        }
+        let verdict = self.detector.score_image_with_crops(&image)?;
+        let heatmaps = heatmap::for_image(&image, &verdict, self.threshold());
+        Ok(Outcome {
+            heatmaps,
+            ..Outcome::new(Scored::Image(verdict), Vec::new())
+        })
     }
 
     /// Decodes the sampled frames of a video and scores them in parallel, a batch of one frame
     /// per worker thread at a time, so memory stays at a few frames whatever the video's length.
-    fn scan_video(&self, path: &Path) -> Result<(Scored, Vec<String>)> {
+    fn scan_video(&self, path: &Path) -> Result<Outcome> {
         let batch = rayon::current_num_threads().max(1);
         let mut pending: Vec<VideoFrame> = Vec::with_capacity(batch);
         let mut frames = Vec::new();
@@ -382,7 +431,94 @@ impl Scanner {
             })?;
         flush(&mut pending)?;
         let verdict = self.video_verdict(frames, info.duration_s);
-        Ok((Scored::Video(verdict), warnings))
+        Ok(self.video_outcome(verdict, warnings, |frames| {
+            let times: Vec<f64> = frames.iter().map(|f| f.time_s).collect();
+            let again = video::decode_frames_at(path, &times, &params, config.decode.max_pixels)?;
+            Ok(again.into_iter().map(|f| (f.time_s, f.image)).collect())
+        }))
+    }
+
+    /// A video's outcome, with the heatmaps of its highest-scoring track (brief ones last, see
+    /// [`track::is_brief`]) when asked for: up to
+    /// [`HEATMAP_FRAMES`] of its frames with the highest face scores, fetched again with `load`
+    /// (the time and image of each frame it is given that it could fetch) and scored again with
+    /// their crops. A frame that cannot be fetched, or whose face is not found again, is a
+    /// warning.
+    fn video_outcome(
+        &self,
+        verdict: VideoVerdict,
+        mut warnings: Vec<String>,
+        load: impl Fn(&[&FrameVerdict]) -> Result<Vec<(f64, RgbImage)>>,
+    ) -> Outcome {
+        let mut heatmaps = Vec::new();
+        // The highest-scoring track that is not brief (if every track is, the highest).
+        let sampled = verdict.frames.len();
+        let top = (verdict.tracks.iter().enumerate())
+            .filter_map(|(i, t)| Some((i, t, t.score?)))
+            .max_by(|a, b| {
+                let brief = |t: &Track| track::is_brief(t.members.len(), sampled);
+                (brief(b.1).cmp(&brief(a.1))).then(a.2.total_cmp(&b.2))
+            });
+        if let (true, Some((number, track, track_score))) = (self.heatmaps, top) {
+            let face_of = |(f, i): (usize, usize)| &verdict.frames[f].verdict.faces[i];
+            let score_of = |m: (usize, usize)| face_of(m).score.unwrap_or(f32::NEG_INFINITY);
+            let mut members = track.members.clone();
+            members.retain(|&m| face_of(m).score.is_some());
+            members.sort_by(|&a, &b| score_of(b).total_cmp(&score_of(a)));
+            members.truncate(HEATMAP_FRAMES);
+            members.sort_unstable();
+            let wanted: Vec<&FrameVerdict> = members.iter().map(|m| &verdict.frames[m.0]).collect();
+            let images = match load(&wanted) {
+                Ok(images) => images,
+                Err(e) => {
+                    warnings.push(format!("heatmaps not made: {}", e.without_path()));
+                    Vec::new()
+                }
+            };
+            for (&member, frame) in members.iter().zip(&wanted) {
+                let image = images
+                    .iter()
+                    .find(|(t, _)| (t - frame.time_s).abs() < 1e-3)
+                    .map(|(_, image)| image);
+                let original = &face_of(member).face.bbox;
+                let problem = match image.map(|i| (i, self.detector.score_image_with_crops(i))) {
+                    None => Some("the frame could not be decoded again".to_string()),
+                    Some((_, Err(e))) => Some(e.without_path()),
+                    Some((image, Ok(scored))) => {
+                        let best = (scored.faces.iter().enumerate())
+                            .map(|(i, f)| (i, iou(&f.face.bbox, original)))
+                            .filter(|&(_, overlap)| overlap > 0.5)
+                            .max_by(|a, b| a.1.total_cmp(&b.1));
+                        if let Some((face, _)) = best {
+                            let caption = format!(
+                                "face {face}, track {number} (track score {track_score:.3}, sampled frames: {})",
+                                track.members.len()
+                            );
+                            heatmaps.extend(heatmap::for_frame(
+                                image,
+                                &scored,
+                                self.threshold(),
+                                face,
+                                frame.time_s,
+                                &caption,
+                            ));
+                        }
+                        best.is_none()
+                            .then(|| "its face was not found again".to_string())
+                    }
+                };
+                if let Some(why) = problem {
+                    warnings.push(format!(
+                        "heatmap of the frame at {:.2} s not made: {why}",
+                        frame.time_s
+                    ));
+                }
+            }
+        }
+        Outcome {
+            heatmaps,
+            ..Outcome::new(Scored::Video(verdict), warnings)
+        }
     }
 
     fn video_verdict(&self, frames: Vec<FrameVerdict>, duration_s: f64) -> VideoVerdict {

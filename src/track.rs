@@ -15,6 +15,17 @@ pub struct Track {
     pub score: Option<f32>,
 }
 
+/// A track seen in fewer sampled frames than this, and in under a tenth of them, is brief: a
+/// face the detector found once or twice, or a passer-by. Reports and heatmaps put the others
+/// first.
+pub const BRIEF_TRACK_FRAMES: usize = 3;
+
+/// Whether a track seen in `frames` of `frames_sampled` sampled frames is brief (see
+/// [`BRIEF_TRACK_FRAMES`]).
+pub fn is_brief(frames: usize, frames_sampled: usize) -> bool {
+    frames < BRIEF_TRACK_FRAMES && frames * 10 < frames_sampled
+}
+
 /// Two faces in consecutive sampled frames are the same person when their boxes overlap this
 /// much (IoU) ...
 const TRACK_MIN_IOU: f32 = 0.2;
@@ -102,6 +113,13 @@ mod tests {
             crop: None,
             output: None,
         }
+    }
+
+    #[test]
+    fn brief_means_few_frames_of_many() {
+        assert!(is_brief(1, 32) && is_brief(2, 32));
+        assert!(!is_brief(3, 32), "three frames is a person seen");
+        assert!(!is_brief(1, 6), "one of six frames is not few");
     }
 
     #[test]

@@ -221,22 +221,11 @@ pub fn decode_frames(
     max_pixels: u64,
     mut on_frame: impl FnMut(VideoFrame) -> Result<()>,
 ) -> Result<(VideoInfo, Vec<String>)> {
-    let info = probe(path)?;
-    let pixels = u64::from(info.width) * u64::from(info.height);
-    if pixels > max_pixels {
-        return Err(Error::TooManyPixels {
-            width: info.width,
-            height: info.height,
-            pixels,
-            limit: max_pixels,
-        });
-    }
+    let info = probe_within(path, max_pixels)?;
     let deadline = Instant::now() + params.time_limit;
     let mut warnings = Vec::new();
-    let seek =
-        matches!(params.sampling, Sampling::Uniform(_)) && info.duration_s > params.seek_above_s;
     let mut count = 0usize;
-    if seek {
+    if seeks(params, &info) {
         let Sampling::Uniform(n) = params.sampling else {
             unreachable!()
         };
@@ -262,7 +251,7 @@ pub fn decode_frames(
             warnings.extend(run.finish());
         }
     } else {
-        let filter = match params.sampling {
+        let step = match params.sampling {
             Sampling::Uniform(n) if info.duration_s > 0.0 => {
                 Some(info.duration_s / n.max(1) as f64)
             }
@@ -270,6 +259,13 @@ pub fn decode_frames(
             Sampling::Fps(r) => Some(1.0 / r.max(1e-6)),
             Sampling::All => None,
         };
+        // The first frame of each time bin of width `step`: exactly one frame per bin, so a
+        // uniform sample of n bins gives n frames whatever the frame rate (even variable).
+        let filter = step.map(|step| {
+            format!(
+                "select='isnan(prev_selected_t)+gt(floor(t/{step:.6})\\,floor(prev_selected_t/{step:.6}))'"
+            )
+        });
         let limit = match params.sampling {
             Sampling::Uniform(n) => Some(n),
             _ => None,
@@ -305,6 +301,70 @@ pub fn decode_frames(
     Ok((info, warnings))
 }
 
+/// Decodes again the frames [`decode_frames`] gave at `times` (seconds, ascending) with the same
+/// `params`: a second look at frames already scored (for heatmaps), without keeping every
+/// sampled frame. Frames that were found by seeking are sought again; the others are picked by
+/// their time in one decoding pass, as seeking into some files lands on a damaged frame.
+pub fn decode_frames_at(
+    path: &Path,
+    times: &[f64],
+    params: &VideoParams,
+    max_pixels: u64,
+) -> Result<Vec<VideoFrame>> {
+    let info = probe_within(path, max_pixels)?;
+    let mut frames = Vec::with_capacity(times.len());
+    if seeks(params, &info) {
+        for &t in times {
+            let mut run = FfmpegRun::start(path, Some(t), None)?;
+            let frame = run.next_frame(&info);
+            run.finish();
+            if let Some(frame) = frame? {
+                frames.push(VideoFrame { time_s: t, ..frame });
+            }
+        }
+    } else if !times.is_empty() {
+        // Within a quarter of a frame of a wanted time.
+        let near = 0.25 / info.fps.max(1.0);
+        let wanted: Vec<String> = (times.iter())
+            .map(|t| format!("lt(abs(t-{t:.6})\\,{near:.6})"))
+            .collect();
+        let filter = format!("select='{}'", wanted.join("+"));
+        let mut run = FfmpegRun::start(path, None, Some(filter))?;
+        while frames.len() < times.len() {
+            match run.next_frame(&info) {
+                Ok(Some(frame)) => frames.push(frame),
+                Ok(None) => break,
+                Err(e) => {
+                    run.finish();
+                    return Err(e);
+                }
+            }
+        }
+        run.finish();
+    }
+    Ok(frames)
+}
+
+/// Whether [`decode_frames`] samples this video by seeking (a uniform sample of a long video).
+fn seeks(params: &VideoParams, info: &VideoInfo) -> bool {
+    matches!(params.sampling, Sampling::Uniform(_)) && info.duration_s > params.seek_above_s
+}
+
+/// [`probe`], refusing frames over `max_pixels` (width * height) before anything is decoded.
+fn probe_within(path: &Path, max_pixels: u64) -> Result<VideoInfo> {
+    let info = probe(path)?;
+    let pixels = u64::from(info.width) * u64::from(info.height);
+    if pixels > max_pixels {
+        return Err(Error::TooManyPixels {
+            width: info.width,
+            height: info.height,
+            pixels,
+            limit: max_pixels,
+        });
+    }
+    Ok(info)
+}
+
 /// One running `ffmpeg` writing raw RGB frames to a pipe, with its log read on the side.
 struct FfmpegRun {
     child: Child,
@@ -314,21 +374,16 @@ struct FfmpegRun {
 }
 
 impl FfmpegRun {
-    fn start(path: &Path, seek: Option<f64>, min_step: Option<f64>) -> Result<FfmpegRun> {
+    /// Starts decoding `path`'s first video stream, from `seek` seconds (then one frame only),
+    /// through the `select` filter if given.
+    fn start(path: &Path, seek: Option<f64>, select: Option<String>) -> Result<FfmpegRun> {
         let mut cmd = Command::new("ffmpeg");
         cmd.args(["-nostdin", "-hide_banner", "-loglevel", "info"]);
         if let Some(t) = seek {
             cmd.args(["-ss", &format!("{t:.3}")]);
         }
         cmd.arg("-i").arg(path);
-        let mut filters = Vec::new();
-        if let Some(step) = min_step {
-            // The first frame of each time bin of width `step`: exactly one frame per bin, so a
-            // uniform sample of n bins gives n frames whatever the frame rate (even variable).
-            filters.push(format!(
-                "select='isnan(prev_selected_t)+gt(floor(t/{step:.6})\\,floor(prev_selected_t/{step:.6}))'"
-            ));
-        }
+        let mut filters: Vec<String> = select.into_iter().collect();
         filters.push("showinfo".to_string());
         cmd.args(["-map", "0:v:0", "-vf", &filters.join(",")]);
         if seek.is_some() {

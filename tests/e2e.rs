@@ -289,10 +289,10 @@ fn frame_folder_scans_as_one_sequence() {
 #[test]
 fn heatmaps_are_written_only_when_asked() {
     let dir = tempfile::tempdir().unwrap();
-    let real = data().join("dev/yonsei/fake/easy_101_0010.jpg");
+    let fake = data().join("dev/yonsei/fake/easy_101_0010.jpg");
     facetell()
         .args(["scan", "--format", "jsonl"])
-        .arg(&real)
+        .arg(&fake)
         .current_dir(dir.path())
         .assert()
         .code(predicates::prelude::predicate::in_iter([0, 1]));
@@ -302,14 +302,51 @@ fn heatmaps_are_written_only_when_asked() {
         "scan wrote files without being asked"
     );
     let maps = dir.path().join("maps");
-    facetell()
-        .args(["scan", "--format", "jsonl", "--heatmap"])
-        .arg(&maps)
-        .arg(&real)
-        .assert()
-        .code(predicates::prelude::predicate::in_iter([0, 1]));
-    let written: Vec<_> = std::fs::read_dir(&maps).unwrap().collect();
-    assert_eq!(written.len(), 1);
+    let rec = &scan(&["--heatmap", maps.to_str().unwrap()], &[fake])[0];
+    // The record names what was written: the overview of the picture and the face's crop map.
+    let listed: Vec<&str> = (rec["heatmaps"].as_array().unwrap().iter())
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(listed.len(), 2, "{rec}");
+    assert!(listed[0].ends_with("_overview.png") && listed[1].ends_with("_face0.png"));
+    let mut on_disk: Vec<String> = std::fs::read_dir(&maps)
+        .unwrap()
+        .map(|e| e.unwrap().path().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(on_disk, sorted);
+    // The overview is the whole 600x600 portrait, enlarged to be legible, with a caption band.
+    let overview = image::open(listed[0]).unwrap();
+    assert_eq!(overview.width(), 720);
+    assert!(overview.height() > 720);
+}
+
+#[test]
+fn video_heatmaps_show_frames_of_the_top_track() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = &scan(
+        &["--frames", "6", "--heatmap", dir.path().to_str().unwrap()],
+        &[data().join("dev/video/519_515.mp4")],
+    )[0];
+    assert!(rec.get("warnings").is_none(), "{rec}");
+    let listed: Vec<&str> = (rec["heatmaps"].as_array().unwrap().iter())
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    // One talking head, one track over 6 frames: its 3 best frames, each an overview and a map.
+    assert_eq!(listed.len(), 6, "{rec}");
+    for pair in listed.chunks(2) {
+        let frame = pair[0].strip_suffix(".png").unwrap();
+        assert!(frame.contains("_t") && frame.ends_with('s'), "{pair:?}");
+        assert!(
+            pair[1].starts_with(frame) && pair[1].contains("_face"),
+            "{pair:?}"
+        );
+    }
+    for file in listed {
+        assert!(std::path::Path::new(file).is_file(), "{file}");
+    }
 }
 
 #[test]

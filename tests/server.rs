@@ -267,7 +267,15 @@ fn multipart_threshold_and_heatmap_options() {
     assert_eq!(recs[0]["score"], cli["score"]);
     assert_eq!(cli["label"], "fake");
     assert_eq!(recs[0]["label"], "real");
-    let png = recs[0]["heatmaps"][0]["png_base64"].as_str().unwrap();
+    let maps = recs[0]["heatmaps"].as_array().unwrap();
+    let names: Vec<&str> = maps.iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["overview", "face0"],
+        "the picture, then the face's crop map"
+    );
+    assert_eq!(maps[1]["face"], 0);
+    let png = maps[0]["png_base64"].as_str().unwrap();
     assert!(png.starts_with("iVBORw0KGgo"), "a PNG, base64");
 }
 

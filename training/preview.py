@@ -14,8 +14,9 @@ p = argparse.ArgumentParser()
 p.add_argument("--crops", default="work/crops_train")
 p.add_argument("--out", default="work/preview.png")
 p.add_argument("--n", type=int, default=10)
+p.add_argument("--fill-padding", action="store_true", help="as train.py --fill-padding")
 a = p.parse_args()
-images, lms, _, lm68 = load_crops(a.crops, limit=2000, lm68=True)
+images, lms, _, lm68 = load_crops(a.crops, limit=2000, lm68=True, fill=a.fill_padding)
 size = images.shape[1]
 gen = PseudoFakeGenerator(images, lms, lm68, size // 8, pose_neighbours(lms))
 cols = []

@@ -7,7 +7,7 @@ the face. Run by the project's test command (`make test`):
 import numpy as np
 
 from facetell_train import masks
-from facetell_train.data import PseudoFakeGenerator, global_augment, h264_intra
+from facetell_train.data import PseudoFakeGenerator, fill_padding, global_augment, h264_intra
 
 SIZE, MAP = 96, 12
 
@@ -112,6 +112,18 @@ def test_h264_round_trip_keeps_the_images():
     out = h264_intra(smooth, 30)
     assert len(out) == 2 and out[0].shape == smooth[0].shape
     assert np.abs(out[0].astype(int) - smooth[0]).mean() < 6
+
+
+def test_padding_is_filled_and_the_photo_kept():
+    images, _, _ = synthetic_faces(1)
+    chip = images[0].copy()
+    chip[:, :30] = 0  # the crop window reached past the photo's left edge
+    chip[:20] = 0
+    filled = fill_padding(chip)
+    assert (filled.max(-1) > 0).all(), "no pure-black pixel may stay: the generator reads it as padding"
+    inner = (slice(28, None), slice(38, None))  # the photo, past the few pixels feathered in
+    assert np.array_equal(filled[inner], chip[inner]), "the photo itself is unchanged"
+    assert np.array_equal(fill_padding(images[0]), images[0]), "a crop without padding is unchanged"
 
 
 if __name__ == "__main__":

@@ -63,6 +63,8 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--fill-padding", action=argparse.BooleanOptionalAction, default=False,
+                   help="fill the black padding of crops whose window reached past the photo (data.fill_padding)")
     p.add_argument("--limit", type=int, default=0, help="use only the first N crops (tests)")
     p.add_argument("--out", default="work/run")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
@@ -73,7 +75,7 @@ def main():
     out = pathlib.Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    images, lms, _, lm68 = load_crops(a.crops, limit=a.limit or None, lm68=True)
+    images, lms, _, lm68 = load_crops(a.crops, limit=a.limit or None, lm68=True, fill=a.fill_padding)
     size = images.shape[1]
     print(f"{len(images)} training crops at {size} px", flush=True)
     dev = devsets.load(a.dev) if a.dev else None

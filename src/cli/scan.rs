@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use facetell::inputs;
 use facetell::report::{FileReport, TextStyle, plural, writer_for};
-use facetell::{Format, Label, Scanner, Scored, Verdict};
+use facetell::{Format, Label, Scanner, Verdict};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
@@ -41,8 +41,10 @@ pub struct ScanArgs {
     #[arg(long, value_name = "ORDER", value_enum)]
     sort: Option<SortOrder>,
 
-    /// Write, per scored face of each image, a PNG of the crop with the predicted blending
-    /// boundary overlaid in red. Nothing about faces is written without this flag.
+    /// Write heatmaps into DIR: per image, the picture with each face's box, score and predicted
+    /// blending boundary (NAME_overview.png) and each scored face's crop with its map
+    /// (NAME_faceN.png); per video, up to 3 frames of its highest-scoring track. The record's
+    /// `heatmaps` lists the files. Nothing about faces is written without this flag.
     #[arg(long, value_name = "DIR")]
     heatmap: Option<PathBuf>,
 
@@ -300,39 +302,42 @@ fn recorded_paths(file: &mut File, path: &Path) -> anyhow::Result<HashSet<String
     Ok(done)
 }
 
-/// Scores one job into its record, with the heatmaps of its faces when asked for.
+/// Scores one job into its record, writing its heatmaps when asked for.
 fn score_job(scanner: &Scanner, job: &Job, heatmap: Option<&Path>) -> FileReport {
     let verdict = match job {
         Job::File(path) => scanner.scan_path(path),
         Job::Sequence(dir) => scanner.scan_frames(dir),
     };
     let mut report = FileReport::from(&verdict);
-    if let Some(dir) = heatmap
-        && let Err(e) = write_heatmaps(dir, job.path(), &verdict)
-    {
-        report.warnings.push(format!("heatmap not written: {e:#}"));
+    if let Some(dir) = heatmap {
+        match write_heatmaps(dir, job.path(), &verdict) {
+            Ok(files) => report.heatmaps = files,
+            Err(e) => report.warnings.push(format!("heatmap not written: {e:#}")),
+        }
     }
     report
 }
 
-fn write_heatmaps(dir: &Path, path: &Path, verdict: &Verdict) -> anyhow::Result<()> {
+/// Writes a verdict's heatmaps into `dir` as `STEM-TAG_NAME.png` (TAG: a short hash of the
+/// input's full path, so same-named files from different folders stay apart) and returns the
+/// paths written.
+fn write_heatmaps(dir: &Path, path: &Path, verdict: &Verdict) -> anyhow::Result<Vec<String>> {
     use sha2::{Digest, Sha256};
-    let Ok(Scored::Image(verdict)) = &verdict.result else {
-        return Ok(());
-    };
     let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-    // A short hash of the full path keeps same-named files from different folders apart.
     let tag: String = Sha256::digest(path.as_os_str().as_encoded_bytes())[..3]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    for (i, image) in facetell::heatmap::face_overlays(verdict) {
-        let file = dir.join(format!("{stem}-{tag}_face{i}.png"));
-        image
+    let mut written = Vec::new();
+    for heatmap in &verdict.heatmaps {
+        let file = dir.join(format!("{stem}-{tag}_{}.png", heatmap.name));
+        heatmap
+            .image
             .save(&file)
             .with_context(|| format!("cannot write {}", file.display()))?;
+        written.push(file.to_string_lossy().into_owned());
     }
-    Ok(())
+    Ok(written)
 }
 
 fn progress_bar(len: u64) -> ProgressBar {

@@ -31,6 +31,10 @@
 //!   `faces` list when no face was found.
 //! - `warnings` (present only when non-empty) lists non-fatal problems, such as a truncated video
 //!   whose decodable part was scored.
+//! - `heatmaps` (present only with `--heatmap DIR`) lists the files written for this input: for
+//!   an image `..._overview.png` (the picture with boxes, scores and the boundary maps) and
+//!   `..._faceN.png` per scored face; for a video `..._tT.TTs.png` and `..._tT.TTs_faceN.png`
+//!   for up to three frames of its highest-scoring track.
 
 mod text;
 
@@ -141,6 +145,9 @@ pub struct FileReport {
     /// Non-fatal problems.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The heatmap files written for this input (`--heatmap`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub heatmaps: Vec<String>,
 }
 
 impl FileReport {
@@ -216,6 +223,7 @@ impl From<&Verdict> for FileReport {
             video,
             error,
             warnings: verdict.warnings.clone(),
+            heatmaps: Vec::new(),
         }
     }
 }
@@ -365,6 +373,7 @@ mod tests {
             video: None,
             error: None,
             warnings: vec![],
+            heatmaps: vec![],
         }
     }
 

@@ -10,13 +10,16 @@
 //! real    0.4742 < 0.8472  street.mp4  32 frames sampled, 32 with faces, 12 tracks over 19.9 s
 //!     track 4  0.9810 fake  3.2-7.9 s, 12 frames
 //! ```
+//!
+//! With `--heatmap`, a last indented line names the first heatmap file written and how many more.
 
 use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 
-use super::{FaceReport, FileReport, ReportWriter, SkipReason};
+use super::{FaceReport, FileReport, ReportWriter, SkipReason, TrackReport};
 use crate::aggregate::{Label, label_for};
+use crate::track::is_brief;
 
 /// How the text format looks.
 #[derive(Debug, Clone, Copy, Default)]
@@ -123,14 +126,16 @@ fn render(r: &FileReport, style: TextStyle) -> String {
         }
     }
     if let Some(video) = &r.video {
+        // Highest score first; brief tracks (a face seen in one or two of many frames) after.
+        let brief = |t: &TrackReport| is_brief(t.frames.len(), video.frames_sampled);
         let mut tracks: Vec<_> = (video.tracks.iter())
             .filter_map(|t| Some((t, t.score?)))
             .collect();
-        tracks.sort_by(|a, b| b.1.total_cmp(&a.1));
+        tracks.sort_by(|a, b| (brief(a.0).cmp(&brief(b.0))).then(b.1.total_cmp(&a.1)));
         let shown = if style.verbose {
             tracks.len()
         } else {
-            TRACKS_SHOWN
+            (tracks.iter().filter(|t| !brief(t.0)).count()).clamp(1, TRACKS_SHOWN)
         };
         for (t, score) in tracks.iter().take(shown) {
             out.push_str(&format!(
@@ -143,11 +148,25 @@ fn render(r: &FileReport, style: TextStyle) -> String {
             ));
         }
         if tracks.len() > shown {
+            let hidden = &tracks[shown..];
+            let briefly = hidden.iter().filter(|t| brief(t.0)).count();
+            let detail = if briefly > 0 {
+                format!(", {briefly} of them brief (1-2 frames)")
+            } else {
+                String::new()
+            };
             out.push_str(&format!(
-                "    ... {} not shown (--verbose lists every track)\n",
-                plural(tracks.len() - shown, "track")
+                "    ... {} not shown{detail}; --verbose lists every track\n",
+                plural(hidden.len(), "track")
             ));
         }
+    }
+    if let Some(first) = r.heatmaps.first() {
+        out.push_str(&format!("    heatmap {first}"));
+        if r.heatmaps.len() > 1 {
+            out.push_str(&format!(" and {} more", r.heatmaps.len() - 1));
+        }
+        out.push('\n');
     }
     out
 }
@@ -193,6 +212,7 @@ mod tests {
             video: None,
             error: None,
             warnings: vec![],
+            heatmaps: vec![],
         }
     }
 
@@ -202,6 +222,20 @@ mod tests {
         assert_eq!(
             render(&r, TextStyle::default()),
             "fake    0.9000 >= 0.8500 a.jpg  1 face, 1 scored\n"
+        );
+    }
+
+    #[test]
+    fn written_heatmaps_are_named() {
+        let mut r = image(vec![face(10.0, Some(0.9))], Some(0.9), Label::Fake);
+        r.heatmaps = vec![
+            "maps/a-1f2e3d_overview.png".into(),
+            "maps/a-1f2e3d_face0.png".into(),
+        ];
+        let text = render(&r, TextStyle::default());
+        assert_eq!(
+            text.lines().last(),
+            Some("    heatmap maps/a-1f2e3d_overview.png and 1 more")
         );
     }
 
@@ -227,6 +261,33 @@ mod tests {
         assert_eq!(
             lines[3],
             "    face 2  at 5,20 100x120  not scored: smaller than --min-face"
+        );
+    }
+
+    #[test]
+    fn brief_tracks_come_after_the_people_seen() {
+        let track = |id, frames: usize, score| TrackReport {
+            id,
+            frames: (0..frames).collect(),
+            score: Some(score),
+            start_s: 0.0,
+            end_s: 1.0,
+        };
+        let mut r = image(vec![], Some(0.5), Label::Real);
+        r.kind = Kind::Video;
+        r.video = Some(VideoReport {
+            frames_sampled: 32,
+            duration_s: 4.0,
+            frames: vec![],
+            tracks: vec![track(0, 30, 0.2), track(1, 1, 0.95), track(2, 12, 0.4)],
+        });
+        let text = render(&r, TextStyle::default());
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].starts_with("    track 2  0.4000"), "{text}");
+        assert!(lines[2].starts_with("    track 0  0.2000"), "{text}");
+        assert_eq!(
+            lines[3],
+            "    ... 1 track not shown, 1 of them brief (1-2 frames); --verbose lists every track"
         );
     }
 
@@ -267,7 +328,7 @@ mod tests {
         assert_eq!(lines[3], "    track 2  0.7000 real  1.0-2.5 s, 2 frames");
         assert_eq!(
             lines[4],
-            "    ... 2 tracks not shown (--verbose lists every track)"
+            "    ... 2 tracks not shown; --verbose lists every track"
         );
         let all = render(
             &r,

@@ -31,7 +31,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use facetell::video::Sampling;
-use facetell::{Detector, Error, FileReport, Scanner, Scored, Verdict};
+use facetell::{Detector, Error, FileReport, Scanner, Verdict};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
@@ -374,8 +374,9 @@ async fn scan(
     };
     let scanner = (loaded.scanner.clone())
         .with_sampling(sampling)
-        .with_heatmaps(query.heatmap);
-    let (threshold, heatmap) = (query.threshold, query.heatmap);
+        .with_heatmaps(query.heatmap)
+        .with_threshold(query.threshold);
+    let heatmap = query.heatmap;
     // The gauge, the worker and the admission are released when the scan ends, which may be
     // after this request has been answered 504.
     let in_flight = app.metrics.in_flight.clone();
@@ -384,13 +385,7 @@ async fn scan(
         let answers: Vec<(Answer, Option<&'static str>)> = files
             .items
             .iter()
-            .map(|(name, bytes)| {
-                let mut verdict = scanner.scan_bytes(bytes, name.as_deref());
-                if let Some(t) = threshold {
-                    verdict = verdict.with_threshold(t);
-                }
-                answer(&verdict, heatmap)
-            })
+            .map(|(name, bytes)| answer(&scanner.scan_bytes(bytes, name.as_deref()), heatmap))
             .collect();
         in_flight.dec();
         drop((worker, admitted));
@@ -529,32 +524,36 @@ struct Answer {
 
 #[derive(Serialize)]
 struct Heatmap {
-    /// Index into the record's `faces`.
-    face: usize,
+    /// What it shows (`overview`, `face2`, `t12.40s`, `t12.40s_face1`).
+    name: String,
+    /// For a face's map: the face's index (an image: into the record's `faces`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    face: Option<usize>,
+    /// For a video frame: its time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time_s: Option<f64>,
     png_base64: String,
 }
 
-/// A verdict as its answer (with its faces' heatmaps when asked for; the scanner kept their
-/// crops), and the kind of its error, if any.
+/// A verdict as its answer (with its heatmaps, when the scanner rendered them), and the kind of
+/// its error, if any.
 fn answer(verdict: &Verdict, heatmap: bool) -> (Answer, Option<&'static str>) {
-    let heatmaps = match &verdict.result {
-        Ok(Scored::Image(image)) if heatmap => Some(
-            facetell::heatmap::face_overlays(image)
-                .into_iter()
-                .filter_map(|(face, overlay)| {
-                    let mut png = Vec::new();
-                    overlay
-                        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-                        .ok()?;
-                    Some(Heatmap {
-                        face,
-                        png_base64: base64::engine::general_purpose::STANDARD.encode(&png),
-                    })
+    let heatmaps = heatmap.then(|| {
+        (verdict.heatmaps.iter())
+            .filter_map(|h| {
+                let mut png = Vec::new();
+                (h.image)
+                    .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+                    .ok()?;
+                Some(Heatmap {
+                    name: h.name.clone(),
+                    face: h.face,
+                    time_s: h.time_s,
+                    png_base64: base64::engine::general_purpose::STANDARD.encode(&png),
                 })
-                .collect(),
-        ),
-        _ => None,
-    };
+            })
+            .collect()
+    });
     let answer = Answer {
         record: FileReport::from(verdict),
         heatmaps,
