@@ -103,6 +103,32 @@ pub fn align_face(image: &RgbImage, face: &Face, policy: &CropPolicy) -> FaceCro
     }
 }
 
+/// The part of an image of `width` x `height` pixels that a `size` x `size` crop with
+/// `transform` (image to crop pixels) covers: left, top, right, bottom in whole image pixels,
+/// clamped to the image.
+pub(crate) fn window_in_image(
+    transform: &[f32; 6],
+    size: u32,
+    (width, height): (f32, f32),
+) -> [f32; 4] {
+    let inverse = invert(transform);
+    let s = size as f32;
+    let corners = [[0.0, 0.0], [s, 0.0], [0.0, s], [s, s]].map(|p| apply(&inverse, p));
+    let min = |k: usize| corners.iter().map(|c| c[k]).fold(f32::INFINITY, f32::min);
+    let max = |k: usize| {
+        corners
+            .iter()
+            .map(|c| c[k])
+            .fold(f32::NEG_INFINITY, f32::max)
+    };
+    [
+        min(0).floor().max(0.0),
+        min(1).floor().max(0.0),
+        max(0).ceil().min(width),
+        max(1).ceil().min(height),
+    ]
+}
+
 /// Shrinks the part of `image` the crop covers so that the remaining warp is close to 1:1.
 /// Returns the shrunk region and the transform from it to the crop.
 fn preshrink(
@@ -111,34 +137,11 @@ fn preshrink(
     size: u32,
     scale: f32,
 ) -> (Option<RgbImage>, [f32; 6]) {
-    let inverse = invert(transform);
-    let s = size as f32;
-    let corners = [[0.0, 0.0], [s, 0.0], [0.0, s], [s, s]].map(|p| apply(&inverse, p));
-    let (w, h) = (image.width() as f32, image.height() as f32);
-    let left = corners
-        .iter()
-        .map(|p| p[0])
-        .fold(f32::INFINITY, f32::min)
-        .floor()
-        .max(0.0);
-    let top = corners
-        .iter()
-        .map(|p| p[1])
-        .fold(f32::INFINITY, f32::min)
-        .floor()
-        .max(0.0);
-    let right = corners
-        .iter()
-        .map(|p| p[0])
-        .fold(f32::NEG_INFINITY, f32::max)
-        .ceil()
-        .min(w);
-    let bottom = corners
-        .iter()
-        .map(|p| p[1])
-        .fold(f32::NEG_INFINITY, f32::max)
-        .ceil()
-        .min(h);
+    let [left, top, right, bottom] = window_in_image(
+        transform,
+        size,
+        (image.width() as f32, image.height() as f32),
+    );
     let (rw, rh) = (right - left, bottom - top);
     if rw < 2.0 || rh < 2.0 {
         return (None, *transform);

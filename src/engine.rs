@@ -263,7 +263,18 @@ impl Detector {
     /// [`Detector::score_image`], keeping each scored face's crop and classifier output (with
     /// its boundary map) in the verdict, for heatmaps.
     pub fn score_image_with_crops(&self, image: &RgbImage) -> Result<ImageVerdict> {
-        self.score(image, self.detect_faces(image)?, true)
+        self.score_faces_with_crops(image, self.detect_faces(image)?)
+    }
+
+    /// [`Detector::score_faces`], keeping crops and classifier outputs as
+    /// [`Detector::score_image_with_crops`] does (a video frame seen again for its heatmap: its
+    /// faces are known, only their crops are missing).
+    pub fn score_faces_with_crops(
+        &self,
+        image: &RgbImage,
+        faces: Vec<Face>,
+    ) -> Result<ImageVerdict> {
+        self.score(image, faces, true)
     }
 
     fn score(&self, image: &RgbImage, faces: Vec<Face>, keep_crops: bool) -> Result<ImageVerdict> {

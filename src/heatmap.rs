@@ -9,7 +9,6 @@
 //! frame (the scanner picks the frames of the highest-scoring track).
 
 use ab_glyph::{FontRef, PxScale};
-use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use image::{GrayImage, Rgb, RgbImage, Rgba, RgbaImage};
 use imageproc::drawing::{draw_filled_rect_mut, draw_hollow_rect_mut, draw_text_mut, text_size};
 use imageproc::geometric_transformations::{Border, Interpolation, Projection, warp_into};
@@ -17,8 +16,9 @@ use imageproc::rect::Rect;
 use ndarray::Array2;
 
 use crate::aggregate::{self, Label};
-use crate::crop::invert;
+use crate::crop::{invert, window_in_image};
 use crate::engine::{ImageVerdict, ScoredFace};
+use crate::resize::resize;
 
 /// DejaVu Sans Bold (Bitstream Vera licence, `assets/DejaVuSans-Bold.LICENSE.md`).
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans-Bold.ttf");
@@ -124,7 +124,7 @@ pub fn overview(
         ((image.width() as f32 * scale).round() as u32).max(1),
         ((image.height() as f32 * scale).round() as u32).max(1),
     );
-    let mut canvas = resize_rgb(image, w, h);
+    let mut canvas = resize(image, w, h).into_owned();
     for face in faces {
         if let (Some(crop), Some(map)) = (&face.crop, boundary(face)) {
             let layer = map_layer(map, crop.image.width());
@@ -186,7 +186,7 @@ fn face_map(faces: &[ScoredFace], i: usize, threshold: f32) -> Option<RgbImage> 
     let crop = &face.crop.as_ref()?.image;
     let map = boundary(face)?;
     let size = crop.width() * CROP_UPSCALE;
-    let mut canvas = resize_rgb(crop, size, size);
+    let mut canvas = resize(crop, size, size).into_owned();
     blend(&mut canvas, &map_layer(map, size), 0, 0);
     let caption = format!("face {i}: {}", face_text(face, threshold));
     Some(with_caption(&canvas, &caption, 15.0))
@@ -203,10 +203,7 @@ fn map_layer(map: &Array2<f32>, size: u32) -> RgbaImage {
     let small = GrayImage::from_fn(cols as u32, rows as u32, |x, y| {
         image::Luma([(map[[y as usize, x as usize]].clamp(0.0, 1.0) * 255.0).round() as u8])
     });
-    let mut big = GrayImage::new(size, size);
-    Resizer::new()
-        .resize(&small, &mut big, &bilinear())
-        .expect("gray to gray resize cannot fail");
+    let big = resize(&small, size, size);
     RgbaImage::from_fn(size, size, |x, y| {
         let v = f32::from(big.get_pixel(x, y).0[0]) / 255.0;
         let c = colorous::INFERNO.eval_continuous(f64::from(v));
@@ -217,22 +214,17 @@ fn map_layer(map: &Array2<f32>, size: u32) -> RgbaImage {
 /// Warps a crop-sized `layer` back onto the picture it was cut from (`transform` maps picture
 /// pixels to crop pixels; the canvas is the picture scaled by `scale`) and blends it in.
 fn paste_warped(canvas: &mut RgbImage, layer: &RgbaImage, transform: &[f32; 6], scale: f32) {
-    let back = invert(transform);
-    let m = back.map(|v| v * scale);
-    let s = layer.width() as f32;
-    let corners = [[0.0, 0.0], [s, 0.0], [0.0, s], [s, s]]
-        .map(|[x, y]| [m[0] * x + m[1] * y + m[2], m[3] * x + m[4] * y + m[5]]);
-    let min = |k: usize| corners.iter().map(|c| c[k]).fold(f32::INFINITY, f32::min);
-    let max = |k: usize| {
-        corners
-            .iter()
-            .map(|c| c[k])
-            .fold(f32::NEG_INFINITY, f32::max)
-    };
-    let x0 = min(0).floor().max(0.0) as u32;
-    let y0 = min(1).floor().max(0.0) as u32;
-    let x1 = (max(0).ceil() as u32).min(canvas.width());
-    let y1 = (max(1).ceil() as u32).min(canvas.height());
+    let m = invert(transform).map(|v| v * scale);
+    let (w, h) = canvas.dimensions();
+    let [left, top, right, bottom] = window_in_image(
+        transform,
+        layer.width(),
+        (w as f32 / scale, h as f32 / scale),
+    );
+    let x0 = (left * scale).floor() as u32;
+    let y0 = (top * scale).floor() as u32;
+    let x1 = ((right * scale).ceil() as u32).min(w);
+    let y1 = ((bottom * scale).ceil() as u32).min(h);
     if x1 <= x0 || y1 <= y0 {
         return;
     }
@@ -308,21 +300,6 @@ fn with_caption(image: &RgbImage, caption: &str, text_px: f32) -> RgbImage {
 
 fn font() -> FontRef<'static> {
     FontRef::try_from_slice(FONT).expect("the bundled font is a valid TrueType file")
-}
-
-fn bilinear() -> ResizeOptions {
-    ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
-}
-
-fn resize_rgb(image: &RgbImage, w: u32, h: u32) -> RgbImage {
-    if image.dimensions() == (w, h) {
-        return image.clone();
-    }
-    let mut out = RgbImage::new(w, h);
-    Resizer::new()
-        .resize(image, &mut out, &bilinear())
-        .expect("RGB to RGB resize cannot fail");
-    out
 }
 
 fn face_colour(face: &ScoredFace, threshold: f32) -> Rgb<u8> {

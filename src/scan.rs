@@ -25,7 +25,6 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::aggregate::{self, Label};
-use crate::detect::iou;
 use crate::engine::{Config, Detector, ImageVerdict, ScoredFace};
 use crate::error::{Error, Result};
 use crate::heatmap::{self, Heatmap};
@@ -347,8 +346,8 @@ impl Scanner {
         })
     }
 
-    /// Runs one input's scoring under the detector's threshold; an error or a panic inside
-    /// becomes the verdict's error.
+    /// Runs one input's scoring, labelled under [`Scanner::threshold`]; an error or a panic
+    /// inside becomes the verdict's error.
     fn guarded(&self, path: String, kind: Kind, run: impl FnOnce() -> Result<Outcome>) -> Verdict {
         let outcome = catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|panic| {
             let what = panic
@@ -372,10 +371,7 @@ impl Scanner {
             threshold: self.detector.threshold(),
             heatmaps,
         };
-        match self.threshold {
-            Some(t) => verdict.with_threshold(t),
-            None => verdict,
-        }
+        verdict.with_threshold(self.threshold())
     }
 
     /// Decodes and scores an encoded image, with its heatmaps when asked for.
@@ -438,87 +434,89 @@ impl Scanner {
         }))
     }
 
-    /// A video's outcome, with the heatmaps of its highest-scoring track (brief ones last, see
-    /// [`track::is_brief`]) when asked for: up to
-    /// [`HEATMAP_FRAMES`] of its frames with the highest face scores, fetched again with `load`
-    /// (the time and image of each frame it is given that it could fetch) and scored again with
-    /// their crops. A frame that cannot be fetched, or whose face is not found again, is a
-    /// warning.
+    /// A video's outcome, with the heatmaps of its first track in
+    /// [`track::display_order`] when asked for: up to [`HEATMAP_FRAMES`] of its frames with the
+    /// highest face scores, fetched again with `load` (the time and image of each frame it is
+    /// given that it could fetch), their known faces cropped and classified again. A frame that
+    /// cannot be fetched is a warning.
     fn video_outcome(
         &self,
         verdict: VideoVerdict,
         mut warnings: Vec<String>,
         load: impl Fn(&[&FrameVerdict]) -> Result<Vec<(f64, RgbImage)>>,
     ) -> Outcome {
-        let mut heatmaps = Vec::new();
-        // The highest-scoring track that is not brief (if every track is, the highest).
-        let sampled = verdict.frames.len();
-        let top = (verdict.tracks.iter().enumerate())
-            .filter_map(|(i, t)| Some((i, t, t.score?)))
-            .max_by(|a, b| {
-                let brief = |t: &Track| track::is_brief(t.members.len(), sampled);
-                (brief(b.1).cmp(&brief(a.1))).then(a.2.total_cmp(&b.2))
-            });
-        if let (true, Some((number, track, track_score))) = (self.heatmaps, top) {
-            let face_of = |(f, i): (usize, usize)| &verdict.frames[f].verdict.faces[i];
-            let score_of = |m: (usize, usize)| face_of(m).score.unwrap_or(f32::NEG_INFINITY);
-            let mut members = track.members.clone();
-            members.retain(|&m| face_of(m).score.is_some());
-            members.sort_by(|&a, &b| score_of(b).total_cmp(&score_of(a)));
-            members.truncate(HEATMAP_FRAMES);
-            members.sort_unstable();
-            let wanted: Vec<&FrameVerdict> = members.iter().map(|m| &verdict.frames[m.0]).collect();
-            let images = match load(&wanted) {
-                Ok(images) => images,
-                Err(e) => {
-                    warnings.push(format!("heatmaps not made: {}", e.without_path()));
-                    Vec::new()
-                }
-            };
-            for (&member, frame) in members.iter().zip(&wanted) {
-                let image = images
-                    .iter()
-                    .find(|(t, _)| (t - frame.time_s).abs() < 1e-3)
-                    .map(|(_, image)| image);
-                let original = &face_of(member).face.bbox;
-                let problem = match image.map(|i| (i, self.detector.score_image_with_crops(i))) {
-                    None => Some("the frame could not be decoded again".to_string()),
-                    Some((_, Err(e))) => Some(e.without_path()),
-                    Some((image, Ok(scored))) => {
-                        let best = (scored.faces.iter().enumerate())
-                            .map(|(i, f)| (i, iou(&f.face.bbox, original)))
-                            .filter(|&(_, overlap)| overlap > 0.5)
-                            .max_by(|a, b| a.1.total_cmp(&b.1));
-                        if let Some((face, _)) = best {
-                            let caption = format!(
-                                "face {face}, track {number} (track score {track_score:.3}, sampled frames: {})",
-                                track.members.len()
-                            );
-                            heatmaps.extend(heatmap::for_frame(
-                                image,
-                                &scored,
-                                self.threshold(),
-                                face,
-                                frame.time_s,
-                                &caption,
-                            ));
-                        }
-                        best.is_none()
-                            .then(|| "its face was not found again".to_string())
-                    }
-                };
-                if let Some(why) = problem {
-                    warnings.push(format!(
-                        "heatmap of the frame at {:.2} s not made: {why}",
-                        frame.time_s
-                    ));
-                }
-            }
-        }
+        let heatmaps = if self.heatmaps {
+            self.track_heatmaps(&verdict, &mut warnings, load)
+        } else {
+            Vec::new()
+        };
         Outcome {
             heatmaps,
             ..Outcome::new(Scored::Video(verdict), warnings)
         }
+    }
+
+    fn track_heatmaps(
+        &self,
+        verdict: &VideoVerdict,
+        warnings: &mut Vec<String>,
+        load: impl Fn(&[&FrameVerdict]) -> Result<Vec<(f64, RgbImage)>>,
+    ) -> Vec<Heatmap> {
+        let sampled = verdict.frames.len();
+        let Some((number, track, track_score)) = (verdict.tracks.iter().enumerate())
+            .filter_map(|(i, t)| Some((i, t, t.score?)))
+            .min_by(|a, b| {
+                track::display_order((a.1.members.len(), a.2), (b.1.members.len(), b.2), sampled)
+            })
+        else {
+            return Vec::new();
+        };
+        // The track's best-scoring faces, in time order.
+        let mut members: Vec<(f32, (usize, usize))> = (track.members.iter())
+            .filter_map(|&(f, i)| Some((verdict.frames[f].verdict.faces[i].score?, (f, i))))
+            .collect();
+        members.sort_by(|a, b| b.0.total_cmp(&a.0));
+        members.truncate(HEATMAP_FRAMES);
+        members.sort_by_key(|&(_, member)| member);
+        let wanted: Vec<&FrameVerdict> =
+            members.iter().map(|(_, m)| &verdict.frames[m.0]).collect();
+        let images = load(&wanted).unwrap_or_else(|e| {
+            warnings.push(format!("heatmaps not made: {}", e.without_path()));
+            Vec::new()
+        });
+        let caption = |face: usize| {
+            format!(
+                "face {face}, track {number} (track score {track_score:.3}, sampled frames: {})",
+                track.members.len()
+            )
+        };
+        let mut heatmaps = Vec::new();
+        for ((_, (_, face)), frame) in members.into_iter().zip(wanted) {
+            let faces = frame.verdict.faces.iter().map(|f| f.face.clone()).collect();
+            let again = (images.iter())
+                .find(|(t, _)| (t - frame.time_s).abs() < 1e-3)
+                .ok_or_else(|| "the frame could not be decoded again".to_string())
+                .and_then(|(_, image)| {
+                    let scored = (self.detector.score_faces_with_crops(image, faces))
+                        .map_err(|e| e.without_path())?;
+                    Ok((image, scored))
+                });
+            match again {
+                Ok((image, scored)) => heatmaps.extend(heatmap::for_frame(
+                    image,
+                    &scored,
+                    self.threshold(),
+                    face,
+                    frame.time_s,
+                    &caption(face),
+                )),
+                Err(why) => warnings.push(format!(
+                    "heatmap of the frame at {:.2} s not made: {why}",
+                    frame.time_s
+                )),
+            }
+        }
+        heatmaps
     }
 
     fn video_verdict(&self, frames: Vec<FrameVerdict>, duration_s: f64) -> VideoVerdict {

@@ -2,6 +2,8 @@
 //! can say which person and when. Works on detected faces and raw scores; rounding happens only
 //! when records are written.
 
+use std::cmp::Ordering;
+
 use crate::aggregate::mean_score;
 use crate::detect::{Face, iou};
 use crate::engine::ScoredFace;
@@ -24,6 +26,13 @@ pub const BRIEF_TRACK_FRAMES: usize = 3;
 /// [`BRIEF_TRACK_FRAMES`]).
 pub fn is_brief(frames: usize, frames_sampled: usize) -> bool {
     frames < BRIEF_TRACK_FRAMES && frames * 10 < frames_sampled
+}
+
+/// The order tracks are shown in: lasting tracks before brief ones, then the highest score
+/// first. Each side is (frames seen in, score) out of `frames_sampled`.
+pub fn display_order(a: (usize, f32), b: (usize, f32), frames_sampled: usize) -> Ordering {
+    let brief = |frames| is_brief(frames, frames_sampled);
+    (brief(a.0).cmp(&brief(b.0))).then(b.1.total_cmp(&a.1))
 }
 
 /// Two faces in consecutive sampled frames are the same person when their boxes overlap this
@@ -120,6 +129,8 @@ mod tests {
         assert!(is_brief(1, 32) && is_brief(2, 32));
         assert!(!is_brief(3, 32), "three frames is a person seen");
         assert!(!is_brief(1, 6), "one of six frames is not few");
+        assert_eq!(display_order((1, 0.99), (30, 0.2), 32), Ordering::Greater);
+        assert_eq!(display_order((30, 0.4), (12, 0.2), 32), Ordering::Less);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use anstyle::{AnsiColor, Style};
 
 use super::{FaceReport, FileReport, ReportWriter, SkipReason, TrackReport};
 use crate::aggregate::{Label, label_for};
-use crate::track::is_brief;
+use crate::track::{display_order, is_brief};
 
 /// How the text format looks.
 #[derive(Debug, Clone, Copy, Default)]
@@ -126,12 +126,17 @@ fn render(r: &FileReport, style: TextStyle) -> String {
         }
     }
     if let Some(video) = &r.video {
-        // Highest score first; brief tracks (a face seen in one or two of many frames) after.
         let brief = |t: &TrackReport| is_brief(t.frames.len(), video.frames_sampled);
         let mut tracks: Vec<_> = (video.tracks.iter())
             .filter_map(|t| Some((t, t.score?)))
             .collect();
-        tracks.sort_by(|a, b| (brief(a.0).cmp(&brief(b.0))).then(b.1.total_cmp(&a.1)));
+        tracks.sort_by(|a, b| {
+            display_order(
+                (a.0.frames.len(), a.1),
+                (b.0.frames.len(), b.1),
+                video.frames_sampled,
+            )
+        });
         let shown = if style.verbose {
             tracks.len()
         } else {

@@ -40,7 +40,23 @@ def efficientnet_lite0(pretrained):
     return net
 
 
-class Lite0Trunk(nn.Module):
+class FrozenStartTrunk(nn.Module):
+    """A trunk whose first layers stay frozen, with their ImageNet batch-norm statistics."""
+
+    def freeze(self, modules):
+        self.frozen = list(modules)
+        for m in self.frozen:
+            for q in m.parameters():
+                q.requires_grad_(False)
+
+    def train(self, mode=True):
+        super().train(mode)
+        for m in self.frozen:
+            m.eval()
+        return self
+
+
+class Lite0Trunk(FrozenStartTrunk):
     """EfficientNet-Lite0 up to its 1280-channel head conv, returning stride 8, 16, 32 features."""
 
     STAGE_ENDS = (0, 2, 4, 7, 10, 14, 15)  # last block index of each of the 7 stages
@@ -52,18 +68,7 @@ class Lite0Trunk(nn.Module):
         self.blocks = net._blocks
         self.head = nn.Sequential(net._conv_head, net._bn1, nn.ReLU6())
         self.channels = (40, 112, 1280)
-        self.frozen = [self.stem]
-        if freeze > 0:
-            self.frozen += list(self.blocks[: self.STAGE_ENDS[freeze - 1] + 1])
-        for m in self.frozen:
-            for q in m.parameters():
-                q.requires_grad_(False)
-
-    def train(self, mode=True):
-        super().train(mode)
-        for m in self.frozen:  # frozen layers keep their ImageNet batch-norm statistics
-            m.eval()
-        return self
+        self.freeze([self.stem] + (list(self.blocks[: self.STAGE_ENDS[freeze - 1] + 1]) if freeze > 0 else []))
 
     def forward(self, x):
         x = self.stem(x)
@@ -90,7 +95,7 @@ def mobilenet_v2(pretrained):
     return net
 
 
-class MobileNetV2Trunk(nn.Module):
+class MobileNetV2Trunk(FrozenStartTrunk):
     """MobileNetV2's features (up to its 1280-channel last conv), returning stride 8, 16, 32
     features; `freeze` as for Lite0: the stem and this many first stages (2: up to stride 4)."""
 
@@ -100,18 +105,7 @@ class MobileNetV2Trunk(nn.Module):
         super().__init__()
         self.features = mobilenet_v2(pretrained).features
         self.channels = (32, 96, 1280)
-        self.frozen = [self.features[0]]
-        if freeze > 0:
-            self.frozen += list(self.features[1: self.STAGE_ENDS[freeze - 1] + 1])
-        for m in self.frozen:
-            for q in m.parameters():
-                q.requires_grad_(False)
-
-    def train(self, mode=True):
-        super().train(mode)
-        for m in self.frozen:
-            m.eval()
-        return self
+        self.freeze(self.features[: self.STAGE_ENDS[freeze - 1] + 1] if freeze > 0 else self.features[:1])
 
     def forward(self, x):
         feats = []
