@@ -8,7 +8,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use facetell::detect::CenterFace;
 use facetell::manifest::read_checked;
 use facetell::video::{Sampling, VideoParams, decode_frames};
-use facetell::{Config, Detector, FaceDetector, Manifest};
+use facetell::{Backend, Config, Detector, FaceDetector, Manifest};
 use image::RgbImage;
 
 fn data(rel: &str) -> PathBuf {
@@ -47,12 +47,33 @@ fn jpeg_bytes(image: &RgbImage) -> Vec<u8> {
     out.into_inner()
 }
 
+/// A phone-size photo: the dev portrait enlarged to 4032x3024 (12 MP, the face about 1,500 px
+/// tall) on a blurred copy of itself, as a baseline JPEG.
+fn phone_photo(portrait: &RgbImage) -> Vec<u8> {
+    use image::imageops::{FilterType, resize};
+    let (w, h) = (4032, 3024);
+    let mut photo = resize(portrait, w, h, FilterType::Triangle);
+    let face = resize(portrait, h, h, FilterType::CatmullRom);
+    image::imageops::replace(&mut photo, &face, i64::from((w - h) / 2), 0);
+    jpeg_bytes(&photo)
+}
+
+/// The stage benchmarks measure tract, whatever ONNX Runtime the machine has (`backends` compares
+/// the two).
+fn tract() -> Config {
+    Config {
+        backend: Backend::Tract,
+        ..Config::default()
+    }
+}
+
 fn benches(c: &mut Criterion) {
-    let detector = Detector::from_manifest(manifest(), Config::default()).expect("models load");
+    let detector = Detector::from_manifest(manifest(), tract()).expect("models load");
     let portrait_bytes = std::fs::read(data("dev/yonsei/real/real_00008.jpg")).unwrap();
     let portrait = detector.decode(&portrait_bytes).unwrap();
     let frame = frame_1080p();
     let frame_bytes = jpeg_bytes(&frame);
+    let phone_bytes = phone_photo(&portrait);
 
     let mut g = c.benchmark_group("decode");
     g.bench_function("jpeg_600x600", |b| {
@@ -60,6 +81,9 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("jpeg_1920x1080", |b| {
         b.iter(|| detector.decode(black_box(&frame_bytes)).unwrap())
+    });
+    g.bench_function("jpeg_4032x3024", |b| {
+        b.iter(|| detector.decode(black_box(&phone_bytes)).unwrap())
     });
     g.finish();
 
@@ -117,18 +141,25 @@ fn benches(c: &mut Criterion) {
             detector.score_image(&image).unwrap()
         })
     });
+    g.bench_function("image_4032x3024_jpeg", |b| {
+        b.iter(|| {
+            let image = detector.decode(black_box(&phone_bytes)).unwrap();
+            detector.score_image(&image).unwrap()
+        })
+    });
     g.bench_function("video_frame_1080p", |b| {
         b.iter(|| detector.score_image(black_box(&frame)).unwrap())
     });
     g.finish();
 }
 
-/// tract against ONNX Runtime on the same inputs, in one run (`--features ort`, with
-/// `ORT_DYLIB_PATH` set).
-#[cfg(feature = "ort")]
+/// tract against ONNX Runtime on the same inputs, in one run (skipped, saying so, where ONNX
+/// Runtime is not found: `make bench-backends` provides it).
 fn backends(c: &mut Criterion) {
-    use facetell::Backend;
-
+    if let Err(why) = facetell::backend::onnxruntime_status() {
+        eprintln!("backend benchmarks skipped: {why}");
+        return;
+    }
     let portrait = image::open(data("dev/yonsei/real/real_00008.jpg"))
         .unwrap()
         .to_rgb8();
@@ -172,16 +203,13 @@ fn backends(c: &mut Criterion) {
     g.finish();
 }
 
-#[cfg(not(feature = "ort"))]
-fn backends(_: &mut Criterion) {}
-
 /// One image on one thread against one image with tract's matrix products on two threads
 /// (`--features multithread-mm`).
 #[cfg(feature = "multithread-mm")]
 fn multithread_mm(c: &mut Criterion) {
     use tract_onnx::prelude::tract_linalg::multithread::{Executor, multithread_tract_scope};
 
-    let detector = Detector::from_manifest(manifest(), Config::default()).unwrap();
+    let detector = Detector::from_manifest(manifest(), tract()).unwrap();
     let portrait = image::open(data("dev/yonsei/real/real_00008.jpg"))
         .unwrap()
         .to_rgb8();

@@ -53,7 +53,7 @@ def main():
             png = pathlib.Path(tmp) / "in.png"
             cv2.imwrite(str(png), bgr)
             raw = pathlib.Path(tmp) / "raw.bin"
-            out = subprocess.run([str(FACETELL), "detector-raw", str(png), "--out", str(raw)],
+            out = subprocess.run([str(FACETELL), "detector-raw", "--backend", "tract", str(png), "--out", str(raw)],
                                  check=True, capture_output=True, text=True)
             shapes = json.loads(out.stdout)["shapes"]
             flat = np.fromfile(raw, dtype="<f4")

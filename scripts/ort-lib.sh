@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints the path of an ONNX Runtime library for `--features ort` (tests and benchmarks): the one
+# Prints the path of an ONNX Runtime library for the ort backend (make ort, tests, benchmarks): the one
 # in ONNX Runtime's Python wheel, installed on first use into target/ort-venv. Users of the
 # feature point ORT_DYLIB_PATH at their own libonnxruntime.so instead.
 set -euo pipefail

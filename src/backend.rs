@@ -1,19 +1,57 @@
 //! Which inference engine runs the ONNX models.
 //!
-//! The default build is pure Rust: tract runs both networks. Built with the cargo feature `ort`,
-//! facetell can instead run them on ONNX Runtime, loaded at run time from a `libonnxruntime.so`
-//! the user provides (`ORT_DYLIB_PATH`); nothing is downloaded or linked at build time.
+//! tract, built in and pure Rust, runs both networks anywhere. ONNX Runtime runs them about twice
+//! as fast on this project's CPUs; with the cargo feature `ort` (on by default) facetell loads it
+//! at run time from a `libonnxruntime.so` the user provides: the file named by `ORT_DYLIB_PATH`,
+//! else `libonnxruntime.so` beside the executable or on the system's library path. Nothing is
+//! downloaded or linked at build time. [`Backend::Auto`], the default, takes ONNX Runtime when
+//! that library loads and tract otherwise.
 
 use std::str::FromStr;
 
 /// The inference engine.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Backend {
-    /// tract, built in (the default).
+    /// ONNX Runtime when this build has it and its library loads, tract otherwise (the default).
     #[default]
+    Auto,
+    /// tract, built in.
     Tract,
-    /// ONNX Runtime through the `ort` crate; needs the `ort` cargo feature and `ORT_DYLIB_PATH`.
+    /// ONNX Runtime through the `ort` crate; needs the `ort` cargo feature and the library.
     OnnxRuntime,
+}
+
+impl Backend {
+    /// The engine this choice stands for on this machine: [`Backend::Auto`] becomes
+    /// [`Backend::OnnxRuntime`] when its library loads (why it did not is logged) and
+    /// [`Backend::Tract`] otherwise; the others stay as they are.
+    pub fn resolve(self) -> Backend {
+        match self {
+            Backend::Auto => match onnxruntime_status() {
+                Ok(()) => Backend::OnnxRuntime,
+                Err(reason) => {
+                    log::info!("using tract: {reason}");
+                    Backend::Tract
+                }
+            },
+            chosen => chosen,
+        }
+    }
+
+    /// The name the CLI and the server use: `auto`, `tract` or `ort`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Auto => "auto",
+            Backend::Tract => "tract",
+            Backend::OnnxRuntime => "ort",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl FromStr for Backend {
@@ -21,15 +59,25 @@ impl FromStr for Backend {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
+            "auto" => Ok(Backend::Auto),
             "tract" => Ok(Backend::Tract),
             "ort" | "onnxruntime" => Ok(Backend::OnnxRuntime),
-            other => Err(format!("unknown backend {other:?}; use tract or ort")),
+            other => Err(format!("unknown backend {other:?}; use auto, tract or ort")),
         }
     }
 }
 
 /// Whether this build can run [`Backend::OnnxRuntime`].
 pub const HAS_ONNXRUNTIME: bool = cfg!(feature = "ort");
+
+/// Whether ONNX Runtime can run here, or why not (built without it, library not found or not
+/// loadable). Loads the library on the first call.
+pub fn onnxruntime_status() -> std::result::Result<(), String> {
+    #[cfg(feature = "ort")]
+    return onnxruntime::environment().map(|_| ());
+    #[cfg(not(feature = "ort"))]
+    Err("this facetell was built without ONNX Runtime support (cargo feature `ort`)".into())
+}
 
 #[cfg(feature = "ort")]
 pub use self::onnxruntime::{OrtModel, free_spatial_dims};
@@ -50,20 +98,25 @@ mod onnxruntime {
     /// The environment variable naming the ONNX Runtime library (the `ort` crate's convention).
     const DYLIB_VAR: &str = "ORT_DYLIB_PATH";
 
-    fn environment() -> std::result::Result<&'static Environment, String> {
+    /// Looked up beside the executable, then by the system's loader, when `ORT_DYLIB_PATH` is
+    /// not set.
+    const DYLIB_NAME: &str = "libonnxruntime.so";
+
+    pub(super) fn environment() -> std::result::Result<&'static Environment, String> {
         static ENV: OnceLock<std::result::Result<Environment, String>> = OnceLock::new();
         ENV.get_or_init(|| {
-            let lib = std::env::var_os(DYLIB_VAR)
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| {
-                    format!(
-                        "set {DYLIB_VAR} to the path of libonnxruntime.so (ONNX Runtime 1.17 or \
-                         later; the Python wheel's onnxruntime/capi/libonnxruntime.so.* works)"
-                    )
-                })?;
-            let lib = PathBuf::from(lib);
+            let named = std::env::var_os(DYLIB_VAR).filter(|s| !s.is_empty());
+            let lib = PathBuf::from(named.clone().unwrap_or_else(|| DYLIB_NAME.into()));
+            let how = "ONNX Runtime 1.17 or later; `make ort` puts the Python wheel's library \
+                       beside target/release/facetell";
             ort::init_from(&lib)
-                .map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", lib.display()))?
+                .map_err(|e| match named {
+                    Some(_) => format!("cannot load ONNX Runtime from {}: {e}", lib.display()),
+                    None => format!(
+                        "ONNX Runtime not found: no {DYLIB_NAME} beside facetell or on the \
+                         library path, and {DYLIB_VAR} is not set ({how})"
+                    ),
+                })?
                 .with_name("facetell")
                 .build()
                 .map_err(|e| format!("cannot start ONNX Runtime from {}: {e}", lib.display()))

@@ -88,8 +88,11 @@ impl OnnxClassifier {
         entry: &ClassifierEntry,
         backend: Backend,
     ) -> Result<Self> {
-        let engine = match backend {
-            Backend::Tract => Engine::Tract(TractClassifier::load(bytes, path, entry)?),
+        // `resolve` never answers `Auto`.
+        let engine = match backend.resolve() {
+            Backend::Tract | Backend::Auto => {
+                Engine::Tract(TractClassifier::load(bytes, path, entry)?)
+            }
             #[cfg(feature = "ort")]
             Backend::OnnxRuntime => Engine::OnnxRuntime(crate::backend::OrtModel::from_bytes(
                 bytes,

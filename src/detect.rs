@@ -146,8 +146,9 @@ impl CenterFace {
         params: DetectParams,
         backend: Backend,
     ) -> Result<CenterFace> {
-        let engine = match backend {
-            Backend::Tract => {
+        // `resolve` never answers `Auto`.
+        let engine = match backend.resolve() {
+            Backend::Tract | Backend::Auto => {
                 let model = tract_onnx::onnx()
                     .model_for_read(&mut std::io::Cursor::new(bytes))
                     .map_err(|e| Error::Model {

@@ -38,7 +38,9 @@ pub struct Config {
     pub max_file_size: u64,
     /// Faces per classifier call: 16 keeps the batch in cache on small CPUs.
     pub batch_size: usize,
-    /// The inference engine for both networks (tract unless asked otherwise).
+    /// The inference engine for both networks: [`Backend::Auto`] by default (ONNX Runtime when
+    /// its library is found, tract otherwise). Loading a [`Detector`] resolves it, so
+    /// [`Detector::config`] names the engine in use.
     pub backend: Backend,
 }
 
@@ -61,7 +63,7 @@ impl Default for Config {
             threshold: None,
             max_file_size: 2 << 30,
             batch_size: 16,
-            backend: Backend::Tract,
+            backend: Backend::Auto,
         }
     }
 }
@@ -163,7 +165,8 @@ impl Detector {
 
     /// Loads only the face detector and crop policy: enough for [`Detector::detect_faces`] and
     /// [`Detector::crop_face`] (what `facetell crop` and training need), not for scoring.
-    pub fn face_stages_from_manifest(manifest: &Manifest, config: Config) -> Result<Detector> {
+    pub fn face_stages_from_manifest(manifest: &Manifest, mut config: Config) -> Result<Detector> {
+        config.backend = config.backend.resolve();
         let path = manifest.resolve(&manifest.detector.file);
         let bytes = read_checked(&path, &manifest.detector.sha256)?;
         let faces = CenterFace::with_backend(&bytes, &path, config.detect.clone(), config.backend)?;

@@ -135,7 +135,7 @@ impl Error {
         Error::Model {
             path: model.to_owned(),
             reason: "this facetell was built without ONNX Runtime support; rebuild with \
-                     `cargo build --release --features ort` or use the default tract backend"
+                     `cargo build --release` (the `ort` feature is on by default) or use tract"
                 .into(),
         }
     }

@@ -68,12 +68,13 @@ struct ModelOptions {
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
 
-    /// Inference engine: tract (built in) or ort (ONNX Runtime; needs a build with
-    /// `--features ort` and ORT_DYLIB_PATH naming libonnxruntime.so).
+    /// Inference engine: auto (ONNX Runtime when its library is found, else tract), tract
+    /// (built in) or ort (ONNX Runtime: libonnxruntime.so named by ORT_DYLIB_PATH, beside
+    /// facetell or on the library path; `make ort` installs one).
     #[arg(
         long,
         env = "FACETELL_BACKEND",
-        default_value = "tract",
+        default_value = "auto",
         value_name = "ENGINE"
     )]
     backend: Backend,

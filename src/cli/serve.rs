@@ -93,6 +93,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 })),
             },
             "detector_sha256": manifest.detector.sha256,
+            "backend": detector.config().backend.name(),
             "facetell_version": env!("CARGO_PKG_VERSION"),
             "limits": limits,
         });

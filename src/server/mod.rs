@@ -4,7 +4,7 @@
 //! | endpoint | what |
 //! |---|---|
 //! | `POST /v1/scan` | one image or video as the raw body, or several as `multipart/form-data`; the answer is the record of `facetell scan --format json` (an array for multipart) |
-//! | `GET /v1/model` | model name, sha256, default threshold, crop policy |
+//! | `GET /v1/model` | model name, sha256, default threshold, crop policy, inference backend |
 //! | `GET /healthz` | the process answers |
 //! | `GET /readyz` | the models are loaded (503 until then) |
 //! | `GET /metrics` | Prometheus text: requests, latency, files by label, errors by kind, scans in flight, queue |
