@@ -1,5 +1,6 @@
-"""Exports a trained checkpoint to ONNX (legacy exporter, opset 17, dynamic batch) into models/
-and records it in models/manifest.toml.
+"""Exports a trained checkpoint, or the average of several (`--ckpt` repeated: one graph that
+averages their logits and boundary maps, `model.Average`), to ONNX (legacy exporter, opset 17,
+dynamic batch) into models/ and records it in models/manifest.toml.
 
     python export.py --ckpt work/run/best.pt --name facetell-lite0-224-v3
 
@@ -9,27 +10,26 @@ output order. The threshold is kept if one is already there (choose_threshold.py
 import argparse
 import hashlib
 import re
+import textwrap
 
 import numpy as np
 import onnxruntime as ort
 import torch
 
 from facetell_train.manifest import MANIFEST, MEAN, REPO, STD, load
-from facetell_train.model import FaceSwapNet
+from facetell_train.model import load_classifier
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--ckpt", default="work/run/last.pt")
+    p.add_argument("--ckpt", action="append", required=True, help="repeat for an ensemble")
     p.add_argument("--name", default="facetell-lite0-224-v3")
     a = p.parse_args()
 
-    ckpt = torch.load(a.ckpt, map_location="cpu", weights_only=False)
-    model = FaceSwapNet(ckpt["arch"], pretrained=False)
-    model.load_state_dict(ckpt["model"])
-    model.eval()
-    size = ckpt["size"]
-    assert size == load()["crop"]["size"], "checkpoint crop size differs from the manifest's"
+    model, ckpts = load_classifier(a.ckpt)
+    size = ckpts[0]["size"]
+    assert all(c["size"] == load()["crop"]["size"] for c in ckpts), \
+        "checkpoint crop size differs from the manifest's"
     out = REPO / "models" / f"{a.name}.onnx"
     dummy = torch.zeros(2, 3, size, size)
     torch.onnx.export(model, (dummy,), str(out), dynamo=False, opset_version=17,
@@ -46,10 +46,16 @@ def main():
     text = MANIFEST.read_text()
     old = load().get("classifier", {})
     threshold = old.get("threshold", 0.5)
-    init = "ImageNet-pretrained" if ckpt["args"].get("pretrained") else "from scratch"
+    which = " and ".join(
+        f"{c['arch']}, {'ImageNet-pretrained' if c['args'].get('pretrained') else 'from scratch'}, "
+        f"epoch {c['epoch']} of {c['args']['epochs']}" for c in ckpts)
+    if len(ckpts) > 1:
+        which = f"the average of {which}"
+    origin = textwrap.fill(f"Trained by training/train.py on pseudo-fakes from LFW + UTKFace reals "
+                           f"({which}); see models/MODEL_CARD.md.", 98,
+                           initial_indent="# ", subsequent_indent="# ")
     section = f"""[classifier]
-# Trained by training/train.py on pseudo-fakes from LFW + UTKFace reals ({ckpt['arch']}, {init},
-# epoch {ckpt['epoch']} of {ckpt['args']['epochs']}); see models/MODEL_CARD.md.
+{origin}
 # Outputs: 0 = fake logit [N], 1 = boundary map [N,1,h,w].
 file = "{out.name}"
 sha256 = "{sha}"

@@ -18,13 +18,13 @@ import torch
 
 from facetell_train.data import to_tensor
 from facetell_train.manifest import REPO, load
-from facetell_train.model import FaceSwapNet
+from facetell_train.model import load_classifier
 
 
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--crops", default="work/crops_dev")
-    p.add_argument("--ckpt", default="work/run/last.pt")
+    p.add_argument("--ckpt", action="append", required=True, help="as given to export.py")
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--facetell", default=str(REPO / "target" / "release" / "facetell"))
     a = p.parse_args()
@@ -33,10 +33,7 @@ def main():
     images = np.stack([cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in files])
     x = to_tensor(images)
 
-    ckpt = torch.load(a.ckpt, map_location="cpu", weights_only=False)
-    model = FaceSwapNet(ckpt["arch"], pretrained=False)
-    model.load_state_dict(ckpt["model"])
-    model.eval()
+    model, _ = load_classifier(a.ckpt)
     with torch.no_grad():
         torch_logits = model(torch.from_numpy(x))[0].numpy()
 
@@ -44,7 +41,7 @@ def main():
     sess = ort.InferenceSession(str(REPO / "models" / manifest["file"]), providers=["CPUExecutionProvider"])
     ort_logits = sess.run(None, {"crop": x})[0]
 
-    out = subprocess.run([a.facetell, "classify", *map(str, files)], check=True, capture_output=True, text=True)
+    out = subprocess.run([a.facetell, "classify", "--backend", "tract", *map(str, files)], check=True, capture_output=True, text=True)
     tract_logits = np.array([json.loads(line)["logit"] for line in out.stdout.splitlines()], np.float32)
 
     pairs = {

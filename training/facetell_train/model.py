@@ -155,3 +155,32 @@ class FaceSwapNet(nn.Module):
         if return_map_logits:
             return logit, map_logits
         return logit, torch.sigmoid(map_logits)
+
+
+class Average(nn.Module):
+    """Several classifiers as one: the mean of their fake logits and of their boundary maps (same
+    crop, same map size), so an ensemble exports as one ONNX graph that facetell runs unchanged."""
+
+    def __init__(self, models):
+        super().__init__()
+        self.models = nn.ModuleList(models)
+
+    def forward(self, x):
+        outs = [m(x) for m in self.models]
+        return torch.stack([o[0] for o in outs]).mean(0), torch.stack([o[1] for o in outs]).mean(0)
+
+
+def load_checkpoint(path):
+    """A checkpoint's model (eval mode) and the checkpoint itself."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    model = FaceSwapNet(ckpt["arch"], pretrained=False)
+    model.load_state_dict(ckpt["model"])
+    return model.eval(), ckpt
+
+
+def load_classifier(paths):
+    """One checkpoint's model, or the `Average` of several; with their checkpoints."""
+    loaded = [load_checkpoint(p) for p in paths]
+    models = [m for m, _ in loaded]
+    model = models[0] if len(models) == 1 else Average(models).eval()
+    return model, [c for _, c in loaded]
