@@ -124,7 +124,8 @@ fn auto_takes_onnxruntime_when_it_loads() {
         auto.score_image(&image).unwrap().score.unwrap(),
         tract.score_image(&image).unwrap().score.unwrap(),
     );
-    assert!((a - t).abs() < TOLERANCE, "auto {a} against tract {t}");
+    // Whole pipeline: detector differences under 1e-4 move the landmarks, so the crop, a little.
+    assert!((a - t).abs() < 0.01, "auto {a} against tract {t}");
 }
 
 #[test]
