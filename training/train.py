@@ -61,6 +61,8 @@ def main():
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--map-weight", type=float, default=5.0)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--kinds", default="0.6,0.2,0.2",
+                   help="shares of self-blends, face swap blends and part composites among fakes")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--fill-padding", action=argparse.BooleanOptionalAction, default=False,
@@ -84,7 +86,9 @@ def main():
         model.eval()
         map_size = model(torch.zeros(1, 3, size, size))[1].shape[-1]
         model.train()
-    gen = PseudoFakeGenerator(images, lms, lm68, map_size, pose_neighbours(lms))
+    kinds = [float(k) for k in a.kinds.split(",")]
+    assert len(kinds) == 3, "--kinds takes three shares: self-blends, swap blends, part composites"
+    gen = PseudoFakeGenerator(images, lms, lm68, map_size, pose_neighbours(lms), kinds=kinds)
     ds = Pairs(gen, a.seed, a.samples)
     params = [q for q in model.parameters() if q.requires_grad]
     opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.01)
