@@ -70,9 +70,6 @@ impl FromStr for Backend {
     }
 }
 
-/// Whether this build can run [`Backend::OnnxRuntime`].
-pub const HAS_ONNXRUNTIME: bool = cfg!(feature = "ort");
-
 /// Whether ONNX Runtime can run here, or why not (built without it, library not found or not
 /// loadable). Loads the library on the first call.
 pub fn onnxruntime_status() -> std::result::Result<(), String> {
