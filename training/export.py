@@ -2,6 +2,11 @@
 averages their logits and boundary maps, `model.Average`), to ONNX (legacy exporter, opset 17,
 dynamic batch) into models/ and records it in models/manifest.toml.
 
+Weights are stored as float16 (`Cast` to float32 when the model loads; both engines fold the cast
+away, so inference runs in float32 as before): the file is half the size. The model is first
+brought to exactly those values (`model.as_shipped`: batch norms folded, weights rounded), so
+PyTorch, ONNX Runtime and facetell compute the same network and parity.py still holds to 1e-4.
+
     python export.py --ckpt work/run/best.pt --name facetell-lite0-224-v3
 
 The [classifier] section of the manifest is rewritten: file, sha256, input size, normalisation,
@@ -13,11 +18,39 @@ import re
 import textwrap
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import torch
+from onnx import numpy_helper
 
 from facetell_train.manifest import MANIFEST, MEAN, REPO, STD, load
-from facetell_train.model import load_classifier
+from facetell_train.model import as_shipped, load_classifier
+
+
+def store_weights_as_float16(path):
+    """Rewrites the ONNX file at `path` so that each float32 weight tensor (64 values or more, all
+    exactly representable in float16, as `as_shipped` makes them) is stored as float16 and cast
+    back to float32 by a `Cast` node at the start of the graph. Returns how many were converted."""
+    model = onnx.load(str(path))
+    graph = model.graph
+    casts, converted = [], 0
+    for init in graph.initializer:
+        if init.data_type != onnx.TensorProto.FLOAT:
+            continue
+        w = numpy_helper.to_array(init)
+        half = w.astype(np.float16)
+        if w.size < 64 or not np.array_equal(half.astype(np.float32), w):
+            continue
+        name = init.name
+        init.CopyFrom(numpy_helper.from_array(half, name + "_f16"))
+        casts.append(onnx.helper.make_node("Cast", [name + "_f16"], [name], to=onnx.TensorProto.FLOAT))
+        converted += 1
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return converted
 
 
 def main():
@@ -28,6 +61,7 @@ def main():
 
     model, ckpts = load_classifier(a.ckpt)
     size = ckpts[0]["size"]
+    model = as_shipped(model, size)
     assert all(c["size"] == load()["crop"]["size"] for c in ckpts), \
         "checkpoint crop size differs from the manifest's"
     out = REPO / "models" / f"{a.name}.onnx"
@@ -35,6 +69,7 @@ def main():
     torch.onnx.export(model, (dummy,), str(out), dynamo=False, opset_version=17,
                       input_names=["crop"], output_names=["logit", "boundary"],
                       dynamic_axes={"crop": {0: "N"}, "logit": {0: "N"}, "boundary": {0: "N"}})
+    print("weights stored as float16:", store_weights_as_float16(out))
     # sanity: onnxruntime agrees with PyTorch on random input
     x = np.random.default_rng(0).normal(size=(3, 3, size, size)).astype(np.float32)
     with torch.no_grad():

@@ -57,16 +57,21 @@ def video_metrics(logits, labels, sources):
 
 
 def evaluate(model, sets):
+    res = metrics({name: scores(model, images) for name, (images, _, _) in sets.items()}, sets)
+    model.train()
+    return res
+
+
+def metrics(logits, sets):
+    """The dev scores from each set's logits (`scores`, or an average of several models')."""
     res = {}
-    for name, (images, labels, sources) in sets.items():
-        logits = scores(model, images)
-        res[f"dev_{name}_auc"] = round(float(roc_auc_score(labels, logits)), 4)
+    for name, (_, labels, sources) in sets.items():
+        res[f"dev_{name}_auc"] = round(float(roc_auc_score(labels, logits[name])), 4)
         if name in ("live_swap", "ffpp"):
-            for k, v in video_metrics(logits, labels, sources).items():
+            for k, v in video_metrics(logits[name], labels, sources).items():
                 res[f"dev_{name}_{k}"] = round(float(v), 4)
     parts = [res.get("dev_yonsei_auc"), res.get("dev_lfw_swap_auc"), res.get("dev_live_swap_video_auc"),
              res.get("dev_ffpp_auc")]
     parts = [p for p in parts if p is not None and not np.isnan(p)]
     res["dev_mean_auc"] = round(float(np.mean(parts)), 4) if parts else None
-    model.train()
     return res

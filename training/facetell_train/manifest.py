@@ -10,8 +10,8 @@ MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 
 
-def load():
-    with open(MANIFEST, "rb") as f:
+def load(path=MANIFEST):
+    with open(path, "rb") as f:
         return tomllib.load(f)
 
 

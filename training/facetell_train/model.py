@@ -17,9 +17,12 @@ Trunks:
 
 Output order (logit first, boundary second) is recorded in models/manifest.toml.
 """
+import copy
+
 import torch
 from torch import nn
 import torch.nn.functional as F
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 
 def lite0_weights_path():
@@ -184,3 +187,39 @@ def load_classifier(paths):
     models = [m for m, _ in loaded]
     model = models[0] if len(models) == 1 else Average(models).eval()
     return model, [c for _, c in loaded]
+
+
+def fold_batch_norms(model):
+    """A copy of `model` (eval mode) with each BatchNorm2d folded into the Conv2d registered just
+    before it in the same module, as the ONNX export folds them: its parameters are the ones the
+    exported graph holds. Covers both trunks' layouts (Lite0 blocks, torchvision's
+    conv-norm-activation sequences); `as_shipped` checks the outputs did not change."""
+    model = copy.deepcopy(model).eval()
+    for parent in list(model.modules()):
+        names = list(parent._modules)
+        for a, b in zip(names, names[1:]):
+            conv, bn = parent._modules[a], parent._modules[b]
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) \
+                    and conv.out_channels == bn.num_features:
+                parent._modules[a] = fuse_conv_bn_eval(conv, bn)
+                parent._modules[b] = nn.Identity()
+    return model
+
+
+def as_shipped(model, size=224):
+    """The model as models/ stores it: batch norms folded, then every weight rounded to float16
+    (export.py stores them as float16, half the file), so that PyTorch computes with exactly the
+    shipped values and parity.py can hold the export to 1e-4."""
+    folded = fold_batch_norms(model)
+    x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        before = model(x)
+        after = folded(x)
+        drift = max(float((u - v).abs().max()) for u, v in zip(before, after))
+        assert drift < 1e-3, f"folding the batch norms changed the outputs by {drift}"
+        assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules()), \
+            "a batch norm was left unfolded: its conv is not registered just before it"
+        for t in list(folded.parameters()) + list(folded.buffers()):
+            if t.is_floating_point():
+                t.copy_(t.half().float())
+    return folded
