@@ -105,6 +105,9 @@ fn benches(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    g.bench_function("frame_320", |b| {
+        b.iter(|| centerface.detect_at_scale(&frame, 320.0 / 1920.0).unwrap())
+    });
     g.bench_function("frame_640", |b| {
         b.iter(|| centerface.detect_at_scale(&frame, 640.0 / 1920.0).unwrap())
     });
@@ -114,7 +117,18 @@ fn benches(c: &mut Criterion) {
     g.bench_function("policy_portrait_600x600", |b| {
         b.iter(|| centerface.detect(&portrait).unwrap())
     });
+    g.bench_function("policy_frame_1080p", |b| {
+        b.iter(|| centerface.detect(&frame).unwrap())
+    });
+
     g.finish();
+    // How many crops the end-to-end frame classifies, for comparing it with the stages' sum.
+    let scored = detector.score_image(&frame).unwrap();
+    eprintln!(
+        "1080p frame: {} faces found, {} scored",
+        scored.faces.len(),
+        scored.faces.iter().filter(|f| f.score.is_some()).count()
+    );
 
     let faces = detector.detect_faces(&portrait).unwrap();
     let face = faces[0].clone();
