@@ -120,7 +120,6 @@ fn benches(c: &mut Criterion) {
     g.bench_function("policy_frame_1080p", |b| {
         b.iter(|| centerface.detect(&frame).unwrap())
     });
-
     g.finish();
     // How many crops the end-to-end frame classifies, for comparing it with the stages' sum.
     let scored = detector.score_image(&frame).unwrap();

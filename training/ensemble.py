@@ -13,11 +13,10 @@ import itertools
 import json
 import time
 
+import numpy as np
 import torch
 
 from facetell_train import dev
-import numpy as np
-
 from facetell_train.model import as_shipped, load_checkpoint
 
 

@@ -2,8 +2,9 @@
 averages their logits and boundary maps, `model.Average`), to ONNX (legacy exporter, opset 17,
 dynamic batch) into models/ and records it in models/manifest.toml.
 
-Weights are stored as float16 (`Cast` to float32 when the model loads; both engines fold the cast
-away, so inference runs in float32 as before): the file is half the size. The model is first
+Weights are stored as float16 (`onnx_f16.store_weights_as_float16`: a `Cast` turns them into
+float32 constants when the model loads, so inference runs in float32 as before): the file is half
+the size. The model is first
 brought to exactly those values (`model.as_shipped`: batch norms folded, weights rounded), so
 PyTorch, ONNX Runtime and facetell compute the same network and parity.py still holds to 1e-4.
 
@@ -18,39 +19,12 @@ import re
 import textwrap
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import torch
-from onnx import numpy_helper
 
 from facetell_train.manifest import MANIFEST, MEAN, REPO, STD, load
 from facetell_train.model import as_shipped, load_classifier
-
-
-def store_weights_as_float16(path):
-    """Rewrites the ONNX file at `path` so that each float32 weight tensor (64 values or more, all
-    exactly representable in float16, as `as_shipped` makes them) is stored as float16 and cast
-    back to float32 by a `Cast` node at the start of the graph. Returns how many were converted."""
-    model = onnx.load(str(path))
-    graph = model.graph
-    casts, converted = [], 0
-    for init in graph.initializer:
-        if init.data_type != onnx.TensorProto.FLOAT:
-            continue
-        w = numpy_helper.to_array(init)
-        half = w.astype(np.float16)
-        if w.size < 64 or not np.array_equal(half.astype(np.float32), w):
-            continue
-        name = init.name
-        init.CopyFrom(numpy_helper.from_array(half, name + "_f16"))
-        casts.append(onnx.helper.make_node("Cast", [name + "_f16"], [name], to=onnx.TensorProto.FLOAT))
-        converted += 1
-    nodes = casts + list(graph.node)
-    del graph.node[:]
-    graph.node.extend(nodes)
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    return converted
+from facetell_train.onnx_f16 import store_weights_as_float16
 
 
 def main():
@@ -61,9 +35,9 @@ def main():
 
     model, ckpts = load_classifier(a.ckpt)
     size = ckpts[0]["size"]
-    model = as_shipped(model, size)
     assert all(c["size"] == load()["crop"]["size"] for c in ckpts), \
         "checkpoint crop size differs from the manifest's"
+    model = as_shipped(model, size)
     out = REPO / "models" / f"{a.name}.onnx"
     dummy = torch.zeros(2, 3, size, size)
     torch.onnx.export(model, (dummy,), str(out), dynamo=False, opset_version=17,

@@ -2,9 +2,10 @@
 
     python parity.py --crops work/crops_dev --n 64
 
-PyTorch runs the model as shipped (`model.as_shipped`: batch norms folded, float16 weights); how far
-that is from the trained float32 checkpoint is printed too. Crops are PNGs written by `facetell crop`; facetell scores them with its hidden `classify`
-command, which applies the manifest's normalisation exactly as `facetell scan` does. Fails (exit 1)
+PyTorch runs the model as shipped (`model.as_shipped`: batch norms folded, float16 weights); how
+far that is from the trained float32 checkpoint is printed too. Crops are PNGs written by
+`facetell crop`; facetell scores them with its hidden `classify` command, which applies the
+manifest's normalisation exactly as `facetell scan` does. Fails (exit 1)
 if any pair of logits differs by more than 1e-4.
 """
 import argparse

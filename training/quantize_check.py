@@ -12,33 +12,15 @@ import argparse
 import time
 
 import numpy as np
-import onnx
 import onnxruntime as ort
-from onnx import numpy_helper
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
+from scipy.special import expit
 
 from facetell_train import dev
 from facetell_train.data import load_crops, to_tensor
 from facetell_train.manifest import REPO, load
-
-
-def float32_graph(path, out):
-    """The shipped graph with its float16-stored weights turned back into float32 constants (the
-    values are the same; export.py stores them as float16 with a Cast)."""
-    model = onnx.load(str(path))
-    graph = model.graph
-    inits = {i.name: i for i in graph.initializer}
-    keep = []
-    for node in graph.node:
-        if node.op_type == "Cast" and node.input[0] in inits and node.input[0].endswith("_f16"):
-            w = numpy_helper.to_array(inits[node.input[0]]).astype(np.float32)
-            inits[node.input[0]].CopyFrom(numpy_helper.from_array(w, node.output[0]))
-        else:
-            keep.append(node)
-    del graph.node[:]
-    graph.node.extend(keep)
-    onnx.save(model, str(out))
+from facetell_train.onnx_f16 import weights_as_float32
 
 
 class Crops(CalibrationDataReader):
@@ -80,11 +62,11 @@ def main():
 
     name = load()["classifier"]["file"]
     f32, pre, q8 = (REPO / "training" / "work" / f"{name}.{k}.onnx" for k in ("f32", "pre", "int8"))
-    float32_graph(REPO / "models" / name, f32)
+    weights_as_float32(REPO / "models" / name, f32)
     quant_pre_process(str(f32), str(pre), skip_symbolic_shape=True)
-    images, _, _ = load_crops(a.train)
-    pick = np.random.default_rng(0).choice(len(images), a.calibrate, replace=False)
-    quantize_static(str(pre), str(q8), Crops(images[np.sort(pick)]), quant_format=QuantFormat.QDQ,
+    train_images, _, _ = load_crops(a.train)
+    pick = np.random.default_rng(0).choice(len(train_images), a.calibrate, replace=False)
+    quantize_static(str(pre), str(q8), Crops(train_images[np.sort(pick)]), quant_format=QuantFormat.QDQ,
                     per_channel=True, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8)
 
     sets = dev.load(a.dev)
@@ -93,8 +75,7 @@ def main():
     probe = next(iter(sets.values()))[0]
     for k, s in sessions.items():
         print(k, {"ms_per_crop_1_thread": round(ms_per_crop(s, probe), 1), **dev.metrics(scored[k], sets)})
-    sig = lambda x: 1 / (1 + np.exp(-x))
-    diffs = np.concatenate([np.abs(sig(scored["int8"][n]) - sig(scored["float32"][n])) for n in sets])
+    diffs = np.concatenate([np.abs(expit(scored["int8"][n]) - expit(scored["float32"][n])) for n in sets])
     print(f"int8 vs float32 over {len(diffs)} dev crops: max abs score diff {diffs.max():.4f}, "
           f"median {np.median(diffs):.4f}, share over 0.01 {np.mean(diffs > 0.01):.3f}")
 
