@@ -8,7 +8,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use facetell::detect::CenterFace;
 use facetell::manifest::read_checked;
 use facetell::video::{Sampling, VideoParams, decode_frames};
-use facetell::{Backend, Config, Detector, FaceDetector, Manifest};
+use facetell::{Backend, Config, DetectParams, Detector, FaceDetector, Manifest};
 use image::RgbImage;
 
 fn data(rel: &str) -> PathBuf {
@@ -89,12 +89,14 @@ fn benches(c: &mut Criterion) {
 
     let m = Manifest::load(manifest()).unwrap();
     let path = m.resolve(&m.detector.file);
-    let centerface = CenterFace::from_bytes(
-        &read_checked(&path, &m.detector.sha256).unwrap(),
-        &path,
-        Default::default(),
-    )
-    .unwrap();
+    let detector_bytes = read_checked(&path, &m.detector.sha256).unwrap();
+    let centerface = CenterFace::from_bytes(&detector_bytes, &path, Default::default()).unwrap();
+    // Every pass run whole, as before tiling, for the comparison in the same run.
+    let untiled = DetectParams {
+        tile_side: u32::MAX,
+        ..DetectParams::default()
+    };
+    let centerface_whole = CenterFace::from_bytes(&detector_bytes, &path, untiled).unwrap();
     let mut g = c.benchmark_group("detect");
     g.sample_size(20);
     // The sizes the input-size policy uses: 320 first pass, then doublings.
@@ -114,11 +116,21 @@ fn benches(c: &mut Criterion) {
     g.bench_function("frame_1280", |b| {
         b.iter(|| centerface.detect_at_scale(&frame, 1280.0 / 1920.0).unwrap())
     });
+    g.bench_function("frame_1280_whole", |b| {
+        b.iter(|| {
+            centerface_whole
+                .detect_at_scale(&frame, 1280.0 / 1920.0)
+                .unwrap()
+        })
+    });
     g.bench_function("policy_portrait_600x600", |b| {
         b.iter(|| centerface.detect(&portrait).unwrap())
     });
     g.bench_function("policy_frame_1080p", |b| {
         b.iter(|| centerface.detect(&frame).unwrap())
+    });
+    g.bench_function("policy_frame_1080p_whole", |b| {
+        b.iter(|| centerface_whole.detect(&frame).unwrap())
     });
     g.finish();
     // How many crops the end-to-end frame classifies, for comparing it with the stages' sum.
@@ -140,9 +152,18 @@ fn benches(c: &mut Criterion) {
     g.bench_function("batch_1", |b| {
         b.iter(|| detector.classify_crops(&[&crop]).unwrap())
     });
+    // One call of 16 crops (the product calls with one: no backend gains from batches).
+    let batched = Detector::from_manifest(
+        manifest(),
+        Config {
+            batch_size: 16,
+            ..tract()
+        },
+    )
+    .unwrap();
     let batch: Vec<&RgbImage> = std::iter::repeat_n(&crop, 16).collect();
     g.bench_function("batch_16", |b| {
-        b.iter(|| detector.classify_crops(&batch).unwrap())
+        b.iter(|| batched.classify_crops(&batch).unwrap())
     });
     g.finish();
 
@@ -189,10 +210,21 @@ fn backends(c: &mut Criterion) {
             backend,
             ..Config::default()
         };
-        let detector = Detector::from_manifest(manifest(), config).unwrap();
+        let detector = Detector::from_manifest(manifest(), config.clone()).unwrap();
+        // Classifier calls of 1, 4 and 16 crops.
+        let batched = Config {
+            batch_size: 16,
+            ..config
+        };
+        let batched = Detector::from_manifest(manifest(), batched).unwrap();
         let face = detector.detect_faces(&portrait).unwrap()[0].clone();
         let crop = detector.crop_face(&portrait, &face).image;
         let batch: Vec<&RgbImage> = std::iter::repeat_n(&crop, 16).collect();
+        for size in [1, 4] {
+            g.bench_function(format!("{name}/classify_batch_{size}"), |b| {
+                b.iter(|| batched.classify_crops(&batch[..size]).unwrap())
+            });
+        }
         g.bench_function(format!("{name}/detect_portrait_320"), |b| {
             b.iter(|| {
                 centerface
@@ -203,8 +235,20 @@ fn backends(c: &mut Criterion) {
         g.bench_function(format!("{name}/detect_frame_1280"), |b| {
             b.iter(|| centerface.detect_at_scale(&frame, 1280.0 / 1920.0).unwrap())
         });
+        let untiled = DetectParams {
+            tile_side: u32::MAX,
+            ..DetectParams::default()
+        };
+        let centerface_whole = CenterFace::with_backend(&bytes, &path, untiled, backend).unwrap();
+        g.bench_function(format!("{name}/detect_frame_1280_whole"), |b| {
+            b.iter(|| {
+                centerface_whole
+                    .detect_at_scale(&frame, 1280.0 / 1920.0)
+                    .unwrap()
+            })
+        });
         g.bench_function(format!("{name}/classify_batch_16"), |b| {
-            b.iter(|| detector.classify_crops(&batch).unwrap())
+            b.iter(|| batched.classify_crops(&batch).unwrap())
         });
         g.bench_function(format!("{name}/image_600x600"), |b| {
             b.iter(|| detector.score_image(black_box(&portrait)).unwrap())

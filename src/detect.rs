@@ -43,6 +43,15 @@ impl Face {
             confidence: self.confidence,
         }
     }
+
+    fn shifted(self, dx: f32, dy: f32) -> Face {
+        let [x, y, w, h] = self.bbox;
+        Face {
+            bbox: [x + dx, y + dy, w, h],
+            landmarks: self.landmarks.map(|[lx, ly]| [lx + dx, ly + dy]),
+            confidence: self.confidence,
+        }
+    }
 }
 
 /// Finds faces in an upright RGB image. Implemented by [`CenterFace`]; tests use fakes.
@@ -70,7 +79,22 @@ pub struct DetectParams {
     pub score_threshold: f32,
     /// Boxes overlapping more than this IoU are merged (reference decoder uses 0.3).
     pub nms_iou: f32,
+    /// A pass wider or taller than this many detector pixels runs as overlapping tiles of at
+    /// most this size. The network's largest activation grows with its input (CenterFace's first
+    /// block holds 90 MB at 1280x736, per worker thread); tiles of 672 px keep each run near
+    /// a 640x384 pass, the size tract runs fastest per multiply-accumulate.
+    pub tile_side: u32,
+    /// Overlap of neighbouring tiles, in detector pixels. A face is kept from a tile only when
+    /// its box stays [`TILE_EDGE`] pixels clear of the tile's cut edges, so a face up to
+    /// `tile_overlap - 2 * TILE_EDGE` pixels (48 at 64) is always whole in one tile; a larger one
+    /// was already found by the pass before (at half the scale, where it measures 24 px or more:
+    /// `escalate_below`).
+    pub tile_overlap: u32,
 }
+
+/// How far, in detector pixels, a face kept from a tile stays from the tile's cut edges; a face
+/// closer to one is cut there, and whole in the neighbouring tile.
+pub const TILE_EDGE: f32 = 8.0;
 
 impl Default for DetectParams {
     fn default() -> Self {
@@ -80,6 +104,8 @@ impl Default for DetectParams {
             escalate_below: 24.0,
             score_threshold: 0.5,
             nms_iou: 0.3,
+            tile_side: 672,
+            tile_overlap: 64,
         }
     }
 }
@@ -102,6 +128,38 @@ impl DetectParams {
         scales.dedup();
         scales
     }
+
+    /// The tiles of a pass over a `width` x `height` detector input, as (left, top, width,
+    /// height): one tile when it fits `tile_side`, otherwise a grid whose tiles overlap by at
+    /// least `tile_overlap` and have sides in multiples of 32 (the network's own granularity, so no
+    /// tile carries padding the whole pass would not).
+    pub fn tiles(&self, width: u32, height: u32) -> Vec<[u32; 4]> {
+        let xs = tile_spans(width, self.tile_side, self.tile_overlap);
+        let ys = tile_spans(height, self.tile_side, self.tile_overlap);
+        ys.iter()
+            .flat_map(|&(y, h)| xs.iter().map(move |&(x, w)| [x, y, w, h]))
+            .collect()
+    }
+}
+
+/// Spans (start, length) covering `0..len` with at most `side` each and at least `overlap` shared
+/// by neighbours, spread evenly.
+fn tile_spans(len: u32, side: u32, overlap: u32) -> Vec<(u32, u32)> {
+    if len <= side || side <= overlap.saturating_add(32) {
+        return vec![(0, len)];
+    }
+    let count = (len - overlap).div_ceil(side - overlap);
+    let span = (len + (count - 1) * overlap)
+        .div_ceil(count)
+        .next_multiple_of(32)
+        .min(len);
+    let last = len - span;
+    (0..count)
+        .map(|i| {
+            let start = (u64::from(last) * u64::from(i) / u64::from(count - 1)) as u32;
+            (start, span)
+        })
+        .collect()
 }
 
 type Plan = Arc<TypedRunnableModel>;
@@ -247,21 +305,40 @@ impl CenterFace {
         Ok([next()?, next()?, next()?, next()?])
     }
 
-    /// Detects faces at one scale (detector pixels per image pixel), in image coordinates.
+    /// Detects faces at one scale (detector pixels per image pixel), in image coordinates. A pass
+    /// larger than [`DetectParams::tile_side`] runs tile by tile ([`DetectParams::tiles`]).
     pub fn detect_at_scale(&self, image: &RgbImage, scale: f32) -> Result<Vec<Face>> {
         let (w, h) = image.dimensions();
         let rw = ((w as f32 * scale).round() as u32).max(1);
         let rh = ((h as f32 * scale).round() as u32).max(1);
         let resized = resize(image, rw, rh);
-        let input = to_canvas(&resized);
-        let [heat, size, offset, landmarks] = self.run_raw(input)?;
-        let faces = decode_outputs(
-            heat.view(),
-            size.view(),
-            offset.view(),
-            landmarks.view(),
-            self.params.score_threshold,
-        );
+        let mut faces = Vec::new();
+        for [x, y, tw, th] in self.params.tiles(rw, rh) {
+            let [heat, size, offset, landmarks] =
+                self.run_raw(canvas_of_region(&resized, x, y, tw, th))?;
+            let found = decode_outputs(
+                heat.view(),
+                size.view(),
+                offset.view(),
+                landmarks.view(),
+                self.params.score_threshold,
+            );
+            // Cut edges: the sides of the tile inside the pass.
+            let cut = [x > 0, y > 0, x + tw < rw, y + th < rh];
+            let (tw, th) = (tw as f32, th as f32);
+            faces.extend(
+                found
+                    .into_iter()
+                    .filter(|f| {
+                        let [l, t, bw, bh] = f.bbox;
+                        !((cut[0] && l < TILE_EDGE)
+                            || (cut[1] && t < TILE_EDGE)
+                            || (cut[2] && l + bw > tw - TILE_EDGE)
+                            || (cut[3] && t + bh > th - TILE_EDGE))
+                    })
+                    .map(|f| f.shifted(x as f32, y as f32)),
+            );
+        }
         let faces = nms(faces, self.params.nms_iou);
         // Undo the exact per-axis resize factor, not the requested scale, to stay sub-pixel exact.
         let (fx, fy) = (w as f32 / rw as f32, h as f32 / rh as f32);
@@ -302,12 +379,22 @@ impl FaceDetector for CenterFace {
 
 /// Copies an RGB image into a zero-padded NCHW canvas whose sides are multiples of 32.
 pub fn to_canvas(image: &RgbImage) -> Array4<f32> {
-    let (w, h) = image.dimensions();
-    let (cw, ch) = (w.div_ceil(32) * 32, h.div_ceil(32) * 32);
+    canvas_of_region(image, 0, 0, image.width(), image.height())
+}
+
+/// [`to_canvas`] of the `width` x `height` region of `image` at (`left`, `top`), which must lie
+/// inside it.
+fn canvas_of_region(image: &RgbImage, left: u32, top: u32, width: u32, height: u32) -> Array4<f32> {
+    let (cw, ch) = (width.div_ceil(32) * 32, height.div_ceil(32) * 32);
     let mut canvas = Array4::<f32>::zeros((1, 3, ch as usize, cw as usize));
-    for (x, y, p) in image.enumerate_pixels() {
-        for c in 0..3 {
-            canvas[[0, c, y as usize, x as usize]] = f32::from(p.0[c]);
+    let stride = image.width() as usize * 3;
+    for y in 0..height as usize {
+        let start = (top as usize + y) * stride + left as usize * 3;
+        let row = &image.as_raw()[start..start + width as usize * 3];
+        for (x, p) in row.chunks_exact(3).enumerate() {
+            for c in 0..3 {
+                canvas[[0, c, y, x]] = f32::from(p[c]);
+            }
         }
     }
     canvas
@@ -393,6 +480,63 @@ mod tests {
         assert_eq!(s, vec![320.0 / 1920.0, 640.0 / 1920.0, 1280.0 / 1920.0]);
         let s = p.scales(8000, 6000);
         assert_eq!(*s.last().unwrap(), 1280.0 / 8000.0);
+    }
+
+    #[test]
+    fn small_passes_run_whole_and_large_ones_as_overlapping_tiles() {
+        let p = DetectParams::default();
+        assert_eq!(p.tiles(640, 360), vec![[0, 0, 640, 360]]);
+        assert_eq!(p.tiles(672, 672), vec![[0, 0, 672, 672]]);
+        // The 1280 px pass of a 1080p frame: 2 x 2 tiles of 672 x 416.
+        assert_eq!(
+            p.tiles(1280, 720),
+            vec![
+                [0, 0, 672, 416],
+                [608, 0, 672, 416],
+                [0, 304, 672, 416],
+                [608, 304, 672, 416]
+            ]
+        );
+        let whole = DetectParams {
+            tile_side: u32::MAX,
+            ..p
+        };
+        assert_eq!(whole.tiles(1280, 720), vec![[0, 0, 1280, 720]]);
+    }
+
+    #[test]
+    fn every_small_face_is_whole_and_clear_of_cut_edges_in_some_tile() {
+        let p = DetectParams::default();
+        let largest = p.tile_overlap - 2 * TILE_EDGE as u32;
+        for len in [673, 700, 1280, 1500, 2000, 4032] {
+            let spans = tile_spans(len, p.tile_side, p.tile_overlap);
+            assert!(spans.iter().all(|&(s, l)| l <= p.tile_side && s + l <= len));
+            assert_eq!(spans[0].0, 0);
+            assert_eq!(spans.last().map(|&(s, l)| s + l), Some(len));
+            for start in 0..=len - largest {
+                let end = start + largest;
+                let clear = spans.iter().any(|&(s, l)| {
+                    let cut_before = s > 0;
+                    let cut_after = s + l < len;
+                    start >= s
+                        && end <= s + l
+                        && (!cut_before || (start - s) as f32 >= TILE_EDGE)
+                        && (!cut_after || (s + l - end) as f32 >= TILE_EDGE)
+                });
+                assert!(clear, "a {largest} px face at {start} in {len}: {spans:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_region_canvas_holds_that_region() {
+        let mut img = RgbImage::new(70, 40);
+        img.put_pixel(35, 20, image::Rgb([9, 8, 7]));
+        let canvas = canvas_of_region(&img, 30, 10, 40, 30);
+        assert_eq!(canvas.dim(), (1, 3, 32, 64));
+        assert_eq!(canvas[[0, 0, 10, 5]], 9.0);
+        assert_eq!(canvas[[0, 2, 10, 5]], 7.0);
+        assert_eq!(canvas.sum(), 24.0);
     }
 
     #[test]
