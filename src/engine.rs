@@ -36,7 +36,9 @@ pub struct Config {
     /// Files larger than this are refused without being read (bytes). 2 GiB fits any photo and
     /// most videos.
     pub max_file_size: u64,
-    /// Faces per classifier call: 16 keeps the batch in cache on small CPUs.
+    /// Faces per classifier call. 1: neither engine runs a face faster in a batch on a CPU
+    /// (benches/README.md), while a batch's activations grow with it (MobileNetV2's widest layer
+    /// holds 4.8 MB per face), and each worker thread holds its own.
     pub batch_size: usize,
     /// The inference engine for both networks: [`Backend::Auto`] by default (ONNX Runtime when
     /// its library is found, tract otherwise). Loading a [`Detector`] resolves it, so
@@ -62,7 +64,7 @@ impl Default for Config {
             min_face: 32.0,
             threshold: None,
             max_file_size: 2 << 30,
-            batch_size: 16,
+            batch_size: 1,
             backend: Backend::Auto,
         }
     }
