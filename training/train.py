@@ -70,6 +70,8 @@ def main():
     p.add_argument("--limit", type=int, default=0, help="use only the first N crops (tests)")
     p.add_argument("--out", default="work/run")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--keep-epochs", action="store_true",
+                   help="also keep each epoch's weights as OUT/epochN.pt (for averages over epochs)")
     a = p.parse_args()
 
     torch.manual_seed(a.seed)
@@ -137,6 +139,9 @@ def main():
                  "size": size, "args": vars(a)}
         torch.save(state, out / "last.tmp")
         (out / "last.tmp").replace(out / "last.pt")
+        if a.keep_epochs:
+            torch.save({k: v for k, v in state.items() if k not in ("opt", "sched", "torch_rng")},
+                       out / f"epoch{epoch + 1}.pt")
         if rec.get("dev_mean_auc", -1) > best:
             best = rec["dev_mean_auc"]
             torch.save(state, out / "best.pt")
