@@ -7,7 +7,7 @@ the face. Run by the project's test command (`make test`):
 import numpy as np
 
 from facetell_train import masks
-from facetell_train.data import PseudoFakeGenerator, fill_padding, global_augment, h264_intra
+from facetell_train.data import PseudoFakeGenerator, fill_padding, global_augment, h264_intra, jitter_alignment
 
 SIZE, MAP = 96, 12
 
@@ -104,6 +104,28 @@ def test_global_augmentation_is_the_same_for_real_and_fake():
     for seed in range(10):
         a, b = global_augment([images[0], images[0].copy()], np.random.default_rng(seed))
         assert np.array_equal(a, b), f"seed {seed}: a pair's two images were augmented differently"
+
+
+def test_alignment_jitter_moves_a_pair_and_its_map_together():
+    # A bright square in the crop and the same square in the boundary map: after the jitter the
+    # real and the fake are still identical and the map has moved with them.
+    cell = SIZE // MAP
+    image = np.zeros((SIZE, SIZE, 3), np.uint8)
+    image[4 * cell:8 * cell, 4 * cell:8 * cell] = 255
+    target = np.zeros((MAP, MAP), np.float32)
+    target[4:8, 4:8] = 1
+    for seed in range(5):
+        (a, b), t = jitter_alignment([image, image.copy()], target, np.random.default_rng(seed), 0.05)
+        assert np.array_equal(a, b), "the real and its fake must move alike"
+        assert not np.array_equal(a, image), "a jitter of 5% moves the crop"
+        ys, xs = np.nonzero(a[..., 0] > 127)
+        ty, tx = np.nonzero(t > 0.5)
+        in_map_pixels = (np.array([ys.mean(), xs.mean()]) + 0.5) / cell - 0.5
+        assert np.abs(in_map_pixels - [ty.mean(), tx.mean()]).max() < 0.5, (seed, in_map_pixels, ty.mean(), tx.mean())
+    _, gen = generator(align_jitter=0.03)
+    a = gen.pair(3, seed=(1, 2, 3))
+    b = gen.pair(3, seed=(1, 2, 3))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b)), "jittered samples are reproducible"
 
 
 def test_h264_round_trip_keeps_the_images():

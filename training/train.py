@@ -63,6 +63,8 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--kinds", default="0.6,0.2,0.2",
                    help="shares of self-blends, face swap blends and part composites among fakes")
+    p.add_argument("--align-jitter", type=float, default=0.0,
+                   help="shift/scale each pair by up to this share of the crop (detector landmark noise); 0: off")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--fill-padding", action=argparse.BooleanOptionalAction, default=False,
@@ -90,7 +92,8 @@ def main():
         model.train()
     kinds = [float(k) for k in a.kinds.split(",")]
     assert len(kinds) == 3, "--kinds takes three shares: self-blends, swap blends, part composites"
-    gen = PseudoFakeGenerator(images, lms, lm68, map_size, pose_neighbours(lms), kinds=kinds)
+    gen = PseudoFakeGenerator(images, lms, lm68, map_size, pose_neighbours(lms), kinds=kinds,
+                              align_jitter=a.align_jitter)
     ds = Pairs(gen, a.seed, a.samples)
     params = [q for q in model.parameters() if q.requires_grad]
     opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.01)

@@ -258,6 +258,27 @@ def h264_intra(images, qp):
     return images
 
 
+def jitter_alignment(images, target, rng, amount):
+    """The same small similarity transform applied to every image of `images` (a real and its
+    fake) and to the boundary `target`: a shift of up to `amount` of the crop size on each axis, a
+    scale of 1 +- `amount` and a rotation of up to 100 * `amount` / 2 degrees. It stands for the
+    detector's landmark noise: at inference the crop of a face moves by 1-3% of its size from
+    frame to frame, or when the picture moves by two pixels."""
+    size = images[0].shape[0]
+    angle = rng.uniform(-50, 50) * amount
+    scale = 1 + rng.uniform(-amount, amount)
+    shift = rng.uniform(-amount, amount, 2) * size
+    m = cv2.getRotationMatrix2D((size / 2, size / 2), angle, scale)
+    m[:, 2] += shift
+    warp = lambda x: cv2.warpAffine(x, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    # The same transform in map pixels: map pixel v is centred on crop pixel (v + 0.5) / k - 0.5.
+    k = target.shape[0] / size
+    mt = m.copy()
+    mt[:, 2] = k * m[:, 2] + 0.5 * (1 - k) * (m[:, :2].sum(1) - 1)
+    target = cv2.warpAffine(target, mt, target.shape[::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    return [np.ascontiguousarray(warp(x)) for x in images], np.ascontiguousarray(target)
+
+
 def global_augment(images, rng):
     """The same random augmentation applied to every image of `images` (a real and its fake)."""
     size = images[0].shape[0]
@@ -305,7 +326,7 @@ class PseudoFakeGenerator:
     per seed."""
 
     def __init__(self, images, landmarks, lm68, map_size, neighbours=None, p_beautify=0.2,
-                 kinds=(0.6, 0.2, 0.2)):
+                 kinds=(0.6, 0.2, 0.2), align_jitter=0.0):
         self.images = images
         self.landmarks = landmarks
         self.lm68 = lm68
@@ -314,6 +335,7 @@ class PseudoFakeGenerator:
         self.neighbours = neighbours
         self.p_beautify = p_beautify
         self.kinds = np.asarray(kinds, np.float64) / np.sum(kinds)
+        self.align_jitter = align_jitter
 
     def boundary(self, mask):
         b = 4 * mask * (1 - mask)
@@ -384,6 +406,10 @@ class PseudoFakeGenerator:
         target = self.boundary(mask)
         if rng.random() < 0.5:
             base, fake, target = base[:, ::-1], fake[:, ::-1], target[:, ::-1]
+        if self.align_jitter > 0:
+            (base, fake), target = jitter_alignment([np.ascontiguousarray(base), np.ascontiguousarray(fake)],
+                                                    np.ascontiguousarray(target, dtype=np.float32), rng,
+                                                    self.align_jitter)
         real, fake = global_augment([np.ascontiguousarray(base), np.ascontiguousarray(fake)], rng)
         return real, fake, np.ascontiguousarray(target, dtype=np.float32)
 
