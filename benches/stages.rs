@@ -67,6 +67,14 @@ fn tract() -> Config {
     }
 }
 
+/// The detector policy with every pass run whole, as before tiling, for comparisons in one run.
+fn whole_passes() -> DetectParams {
+    DetectParams {
+        tile_side: u32::MAX,
+        ..DetectParams::default()
+    }
+}
+
 fn benches(c: &mut Criterion) {
     let detector = Detector::from_manifest(manifest(), tract()).expect("models load");
     let portrait_bytes = std::fs::read(data("dev/yonsei/real/real_00008.jpg")).unwrap();
@@ -91,12 +99,7 @@ fn benches(c: &mut Criterion) {
     let path = m.resolve(&m.detector.file);
     let detector_bytes = read_checked(&path, &m.detector.sha256).unwrap();
     let centerface = CenterFace::from_bytes(&detector_bytes, &path, Default::default()).unwrap();
-    // Every pass run whole, as before tiling, for the comparison in the same run.
-    let untiled = DetectParams {
-        tile_side: u32::MAX,
-        ..DetectParams::default()
-    };
-    let centerface_whole = CenterFace::from_bytes(&detector_bytes, &path, untiled).unwrap();
+    let centerface_whole = CenterFace::from_bytes(&detector_bytes, &path, whole_passes()).unwrap();
     let mut g = c.benchmark_group("detect");
     g.sample_size(20);
     // The sizes the input-size policy uses: 320 first pass, then doublings.
@@ -235,11 +238,8 @@ fn backends(c: &mut Criterion) {
         g.bench_function(format!("{name}/detect_frame_1280"), |b| {
             b.iter(|| centerface.detect_at_scale(&frame, 1280.0 / 1920.0).unwrap())
         });
-        let untiled = DetectParams {
-            tile_side: u32::MAX,
-            ..DetectParams::default()
-        };
-        let centerface_whole = CenterFace::with_backend(&bytes, &path, untiled, backend).unwrap();
+        let centerface_whole =
+            CenterFace::with_backend(&bytes, &path, whole_passes(), backend).unwrap();
         g.bench_function(format!("{name}/detect_frame_1280_whole"), |b| {
             b.iter(|| {
                 centerface_whole

@@ -44,11 +44,16 @@ impl Face {
         }
     }
 
-    fn shifted(self, dx: f32, dy: f32) -> Face {
+    /// The face moved by `offset`, then scaled per axis by `factor`: from a tile's pixels to
+    /// the image's.
+    fn mapped(self, offset: [f32; 2], factor: [f32; 2]) -> Face {
         let [x, y, w, h] = self.bbox;
+        let point =
+            |[px, py]: [f32; 2]| [(px + offset[0]) * factor[0], (py + offset[1]) * factor[1]];
+        let [left, top] = point([x, y]);
         Face {
-            bbox: [x + dx, y + dy, w, h],
-            landmarks: self.landmarks.map(|[lx, ly]| [lx + dx, ly + dy]),
+            bbox: [left, top, w * factor[0], h * factor[1]],
+            landmarks: self.landmarks.map(point),
             confidence: self.confidence,
         }
     }
@@ -312,6 +317,8 @@ impl CenterFace {
         let rw = ((w as f32 * scale).round() as u32).max(1);
         let rh = ((h as f32 * scale).round() as u32).max(1);
         let resized = resize(image, rw, rh);
+        // Undo the exact per-axis resize factor, not the requested scale, to stay sub-pixel exact.
+        let factor = [w as f32 / rw as f32, h as f32 / rh as f32];
         let mut faces = Vec::new();
         for [x, y, tw, th] in self.params.tiles(rw, rh) {
             let [heat, size, offset, landmarks] =
@@ -336,25 +343,10 @@ impl CenterFace {
                             || (cut[2] && l + bw > tw - TILE_EDGE)
                             || (cut[3] && t + bh > th - TILE_EDGE))
                     })
-                    .map(|f| f.shifted(x as f32, y as f32)),
+                    .map(|f| f.mapped([x as f32, y as f32], factor)),
             );
         }
-        let faces = nms(faces, self.params.nms_iou);
-        // Undo the exact per-axis resize factor, not the requested scale, to stay sub-pixel exact.
-        let (fx, fy) = (w as f32 / rw as f32, h as f32 / rh as f32);
-        Ok(faces
-            .into_iter()
-            .map(|f| Face {
-                bbox: [
-                    f.bbox[0] * fx,
-                    f.bbox[1] * fy,
-                    f.bbox[2] * fx,
-                    f.bbox[3] * fy,
-                ],
-                landmarks: f.landmarks.map(|[x, y]| [x * fx, y * fy]),
-                confidence: f.confidence,
-            })
-            .collect())
+        Ok(nms(faces, self.params.nms_iou))
     }
 }
 
