@@ -7,7 +7,8 @@ the face. Run by the project's test command (`make test`):
 import numpy as np
 
 from facetell_train import masks
-from facetell_train.data import PseudoFakeGenerator, fill_padding, global_augment, h264_intra, jitter_alignment
+from facetell_train.data import (PseudoFakeGenerator, fill_padding, global_augment, h264_intra, h264_stand_in,
+                                 jitter_alignment)
 
 SIZE, MAP = 96, 12
 
@@ -134,6 +135,14 @@ def test_h264_round_trip_keeps_the_images():
     out = h264_intra(smooth, 30)
     assert len(out) == 2 and out[0].shape == smooth[0].shape
     assert np.abs(out[0].astype(int) - smooth[0]).mean() < 6
+
+
+def test_h264_stand_in_compresses_harder_at_higher_qp():
+    images, _, _ = synthetic_faces(1)
+    noisy = np.clip(images[0] + np.random.default_rng(0).normal(0, 12, images[0].shape), 0, 255).astype(np.uint8)
+    err = [np.abs(h264_stand_in([noisy], qp)[0].astype(int) - noisy).mean() for qp in (20, 40)]
+    assert 0 < err[0] < err[1], f"QP 20 must change the image less than QP 40: {err}"
+    assert np.array_equal(*h264_stand_in([noisy, noisy], 30)), "equal frames stay equal"
 
 
 def test_padding_is_filled_and_the_photo_kept():

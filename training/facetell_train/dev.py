@@ -32,11 +32,11 @@ def load(root):
     return sets
 
 
-def scores(model, images, batch=64):
+def scores(model, images, batch=64, device="cpu"):
     model.eval()
     with torch.no_grad():
-        out = torch.cat([model(torch.from_numpy(to_tensor(images[i:i + batch])).contiguous(
-            memory_format=torch.channels_last))[0] for i in range(0, len(images), batch)])
+        out = torch.cat([model(torch.from_numpy(to_tensor(images[i:i + batch])).to(device).contiguous(
+            memory_format=torch.channels_last))[0].cpu() for i in range(0, len(images), batch)])
     return out.numpy()
 
 
@@ -56,8 +56,8 @@ def video_metrics(logits, labels, sources):
     return res
 
 
-def evaluate(model, sets):
-    res = metrics({name: scores(model, images) for name, (images, _, _) in sets.items()}, sets)
+def evaluate(model, sets, device="cpu"):
+    res = metrics({name: scores(model, images, device=device) for name, (images, _, _) in sets.items()}, sets)
     model.train()
     return res
 

