@@ -5,9 +5,11 @@
 #   sh training/device_train.sh --arch mobilenet_v2,efficientnet_lite0 --epochs 6 --fit-seconds 380 ...
 #
 # The generator runs on the machine's cores (one worker per core but two), the networks on its
-# GPU. The last two epochs' weights of each network (`ARCH-epochN.pt`) and the log come back
-# in $OUT; score them here with ensemble.py. Locally (a smoke test): DEVICE=cpu OUT=/tmp/x
-# PYTHON=training/.venv/bin/python sh training/device_train.sh --limit 100 ...
+# GPU. The last KEEP (3) epochs of each network (`ARCH-epochN.pt`, weights stored as float16 so
+# that they fit in the 64 MiB that come back; they load into the float32 networks, and export.py
+# rounds to float16 anyway) and the log come back in $OUT; score them here with ensemble.py.
+# Locally (a smoke test): DEVICE=cpu OUT=/tmp/x PYTHON=training/.venv/bin/python sh
+# training/device_train.sh --limit 100 ...
 set -u
 : "${OUT:?OUT must name the folder that comes back}"
 cores=$(nproc --all)  # before OMP_NUM_THREADS, which nproc obeys
@@ -19,9 +21,14 @@ rm -rf /tmp/device_run
 cd training || exit 1
 timeout "${TRAIN_TIMEOUT:-480}" "$python" train.py --crops ../devpack/crops --dev '' --device "${DEVICE:-cuda}" \
     --workers "$workers" --keep-epochs --out /tmp/device_run "$@" 2>&1 | tee "$OUT/train.log"
-for run in /tmp/device_run/*/; do
-    for f in $(ls "$run" | grep '^epoch' | sort -V | tail -2); do
-        cp "$run/$f" "$OUT/$(basename "$run")-$f"
-    done
-done
+"$python" -c '
+import pathlib, sys
+import torch
+out, keep, run = pathlib.Path(sys.argv[1]), int(sys.argv[2]), pathlib.Path("/tmp/device_run")
+for d in [run] + sorted(p for p in run.iterdir() if p.is_dir()):
+    for f in sorted(d.glob("epoch*.pt"), key=lambda f: int(f.stem[5:]))[-keep:]:
+        ck = torch.load(f, map_location="cpu", weights_only=False)
+        ck["model"] = {k: v.half() if v.is_floating_point() else v for k, v in ck["model"].items()}
+        torch.save(ck, out / f"{d.name}-{f.name}")
+' "$OUT" "${KEEP:-3}"
 ls -la "$OUT"
