@@ -55,8 +55,8 @@ def main():
         name = "ffpp" if name.startswith("ffpp") else name
         by_set.setdefault(name, []).append((label == "fake", r["score"]))
     reals = np.array([s for v in by_set.values() for fake, s in v if not fake])
-    extra = {path: np.array([json.loads(line)["score"] for line in open(path)]) for path in a.also_reals}
-    extra = {path: v[[s is not None for s in v]].astype(float) for path, v in extra.items()}
+    extra = {path: np.array([s for s in (json.loads(line)["score"] for line in open(path)) if s is not None])
+             for path in a.also_reals}
     threshold = max(smallest_threshold(r, a.fpr) for r in [reals, *extra.values()])
     print(f"{len(reals)} dev reals (all sets); threshold {threshold} flags {(reals >= threshold).mean():.1%} "
           f"(target {a.fpr:.0%})")

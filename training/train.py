@@ -122,12 +122,17 @@ def boundary_map_size(arch, size):
         return FaceSwapNet(arch, pretrained=False).eval()(torch.zeros(1, 3, size, size))[1].shape[-1]
 
 
+def loader(ds, a):
+    """The epoch's batches, in order, made by `a.workers` worker processes."""
+    return torch.utils.data.DataLoader(ds, batch_size=a.batch, shuffle=False, drop_last=True,
+                                       num_workers=a.workers, persistent_workers=False,
+                                       worker_init_fn=ds.worker_init if a.workers > 2 else None)
+
+
 def measured_rate(ds, a, seconds=20.0):
     """Pairs per second the generator makes with `a.workers` workers (for --fit-seconds)."""
-    loader = torch.utils.data.DataLoader(ds, batch_size=a.batch, num_workers=a.workers,
-                                         worker_init_fn=ds.worker_init if a.workers > 2 else None)
     n, t0 = 0, None
-    for x, _, _ in loader:
+    for x, _, _ in loader(ds, a):
         if t0 is None:  # the first batch pays for the workers' start
             t0 = time.time()
             continue
@@ -178,8 +183,9 @@ def main():
 
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
-    if a.h264 == "jpeg" or not data.HAVE_FFMPEG:
-        data.HAVE_FFMPEG, a.h264 = False, "jpeg"
+    h264 = data.h264_codec(a.h264)
+    if h264 is data.h264_stand_in:
+        a.h264 = "jpeg"  # recorded in the checkpoints' args
         print("H.264 augmentation: JPEG stand-in (data.h264_stand_in)", flush=True)
     out = pathlib.Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -193,7 +199,7 @@ def main():
     archs = a.arch.split(",")
     map_size = boundary_map_size(archs[0], size)
     gen = PseudoFakeGenerator(images, lms, lm68, map_size, pose_neighbours(lms), kinds=kinds,
-                              align_jitter=a.align_jitter)
+                              align_jitter=a.align_jitter, h264=h264)
     ds = Pairs(gen, a.seed, a.samples)
     if a.fit_seconds:
         rate = measured_rate(ds, a)
@@ -202,7 +208,7 @@ def main():
     torch.manual_seed(a.seed)
     steps_total = a.samples // a.batch * a.epochs
     learners = [Learner(arch, a, out if len(archs) == 1 else out / arch, steps_total, a.device) for arch in archs]
-    assert all(boundary_map_size(arch, size) == map_size for arch in archs), "the networks' maps differ in size"
+    assert all(boundary_map_size(arch, size) == map_size for arch in archs[1:]), "the networks' maps differ in size"
     if a.resume:
         for l in learners:
             l.resume()
@@ -211,12 +217,9 @@ def main():
     start = time.time() - (log[-1]["elapsed_s"] if log else 0)
     for epoch in range(first_epoch, min(a.epochs, a.stop_after or a.epochs)):
         ds.set_epoch(epoch)
-        loader = torch.utils.data.DataLoader(ds, batch_size=a.batch, shuffle=False, drop_last=True,
-                                             num_workers=a.workers, persistent_workers=False,
-                                             worker_init_fn=ds.worker_init if a.workers > 2 else None)
         for l in learners:
             l.begin_epoch()
-        for x, y, m in loader:
+        for x, y, m in loader(ds, a):
             x = x.flatten(0, 1).to(a.device).contiguous(memory_format=torch.channels_last)
             y, m = y.flatten().to(a.device), m.flatten(0, 1).to(a.device)
             for l in learners:

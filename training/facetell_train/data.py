@@ -242,10 +242,7 @@ def degrade_region(img, rng):
 def h264_intra(images, qp):
     """Each image through one intra-only H.264 encode/decode (libx264, yuv420p, constant quantiser
     `qp`, so equal frames encode equally) with ffmpeg: the compression most fakes users meet.
-    Where there is no ffmpeg (a lent GPU machine has none), JPEG of about the same strength
-    instead (`h264_stand_in`); returns the images unchanged if ffmpeg fails on them."""
-    if not HAVE_FFMPEG:
-        return h264_stand_in(images, qp)
+    Returns the images unchanged if ffmpeg fails on them."""
     h, w = images[0].shape[:2]
     enc = ["ffmpeg", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-i", "-",
            "-c:v", "libx264", "-preset", "veryfast", "-qp", str(qp), "-g", "1", "-pix_fmt", "yuv420p", "-f", "h264", "-"]
@@ -262,7 +259,10 @@ def h264_intra(images, qp):
     return images
 
 
-HAVE_FFMPEG = shutil.which("ffmpeg") is not None
+def h264_codec(kind="auto"):
+    """The H.264 augmentation: `h264_intra` where ffmpeg is installed and `kind` is "auto",
+    else `h264_stand_in` (kind "jpeg", or a machine without ffmpeg, as a lent GPU machine)."""
+    return h264_intra if kind == "auto" and shutil.which("ffmpeg") else h264_stand_in
 
 
 def h264_stand_in(images, qp):
@@ -292,8 +292,9 @@ def jitter_alignment(images, target, rng, amount):
     return [np.ascontiguousarray(warp(x)) for x in images], np.ascontiguousarray(target)
 
 
-def global_augment(images, rng):
-    """The same random augmentation applied to every image of `images` (a real and its fake)."""
+def global_augment(images, rng, h264=h264_intra):
+    """The same random augmentation applied to every image of `images` (a real and its fake);
+    `h264`: the codec of the H.264 branch (`h264_codec`)."""
     size = images[0].shape[0]
     ops = []
     if rng.random() < 0.3:
@@ -324,7 +325,7 @@ def global_augment(images, rng):
         out.append(np.ascontiguousarray(x))
     r = rng.random()
     if r < 0.2:
-        out = h264_intra(out, int(rng.integers(20, 41)))
+        out = h264(out, int(rng.integers(20, 41)))
     elif r < 0.7:
         q = int(rng.integers(40, 101))
         out = [jpeg(x, q) for x in out]
@@ -339,7 +340,7 @@ class PseudoFakeGenerator:
     per seed."""
 
     def __init__(self, images, landmarks, lm68, map_size, neighbours=None, p_beautify=0.2,
-                 kinds=(0.6, 0.2, 0.2), align_jitter=0.0):
+                 kinds=(0.6, 0.2, 0.2), align_jitter=0.0, h264=None):
         self.images = images
         self.landmarks = landmarks
         self.lm68 = lm68
@@ -349,6 +350,7 @@ class PseudoFakeGenerator:
         self.p_beautify = p_beautify
         self.kinds = np.asarray(kinds, np.float64) / np.sum(kinds)
         self.align_jitter = align_jitter
+        self.h264 = h264 or h264_codec()
 
     def boundary(self, mask):
         b = 4 * mask * (1 - mask)
@@ -423,7 +425,7 @@ class PseudoFakeGenerator:
             (base, fake), target = jitter_alignment([np.ascontiguousarray(base), np.ascontiguousarray(fake)],
                                                     np.ascontiguousarray(target, dtype=np.float32), rng,
                                                     self.align_jitter)
-        real, fake = global_augment([np.ascontiguousarray(base), np.ascontiguousarray(fake)], rng)
+        real, fake = global_augment([np.ascontiguousarray(base), np.ascontiguousarray(fake)], rng, self.h264)
         return real, fake, np.ascontiguousarray(target, dtype=np.float32)
 
 
