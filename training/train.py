@@ -177,6 +177,9 @@ def main():
     p.add_argument("--limit", type=int, default=0, help="use only the first N crops (tests)")
     p.add_argument("--out", default="work/run")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--init", action="append", default=[], metavar="CKPT",
+                   help="start a network from this checkpoint's weights instead of ImageNet's (its arch "
+                        "picks the network; a fresh optimiser and schedule): a longer run in stages")
     p.add_argument("--keep-epochs", action="store_true",
                    help="also keep each epoch's weights as OUT/epochN.pt (for averages over epochs)")
     a = p.parse_args()
@@ -209,6 +212,11 @@ def main():
     steps_total = a.samples // a.batch * a.epochs
     learners = [Learner(arch, a, out if len(archs) == 1 else out / arch, steps_total, a.device) for arch in archs]
     assert all(boundary_map_size(arch, size) == map_size for arch in archs[1:]), "the networks' maps differ in size"
+    for path in a.init:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+        learner = next(l for l in learners if l.arch == ck["arch"])
+        learner.model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ck["model"].items()})
+        print(f"{learner.arch}: weights from {path}", flush=True)
     if a.resume:
         for l in learners:
             l.resume()
