@@ -212,11 +212,12 @@ def main():
     steps_total = a.samples // a.batch * a.epochs
     learners = [Learner(arch, a, out if len(archs) == 1 else out / arch, steps_total, a.device) for arch in archs]
     assert all(boundary_map_size(arch, size) == map_size for arch in archs[1:]), "the networks' maps differ in size"
-    for path in a.init:
+    for path in a.init:  # --resume then replaces these weights with OUT/<arch>/last.pt's
         ck = torch.load(path, map_location="cpu", weights_only=False)
-        learner = next(l for l in learners if l.arch == ck["arch"])
-        learner.model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ck["model"].items()})
-        print(f"{learner.arch}: weights from {path}", flush=True)
+        matching = [l for l in learners if l.arch == ck["arch"]]
+        assert matching, f"--init {path}: a {ck['arch']} checkpoint, but --arch is {a.arch}"
+        matching[0].model.load_state_dict(ck["model"])  # float16 weights are cast on copy
+        print(f"{ck['arch']}: weights from {path}", flush=True)
     if a.resume:
         for l in learners:
             l.resume()
