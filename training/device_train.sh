@@ -17,9 +17,10 @@ workers=$(( cores > 3 ? cores - 2 : 1 ))
 export PYTHONPATH="$PWD/devpack/site" OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1
 python=${PYTHON:-python3}
 case $python in */*) python="$PWD/$python" ;; esac
-rm -rf /tmp/device_run
+rm -rf /tmp/device_run /tmp/devpack
+"$python" -m zipfile -e devpack/crops.zip /tmp/devpack || exit 1
 cd training || exit 1
-timeout "${TRAIN_TIMEOUT:-480}" "$python" train.py --crops ../devpack/crops --dev '' --device "${DEVICE:-cuda}" \
+timeout "${TRAIN_TIMEOUT:-480}" "$python" train.py --crops /tmp/devpack/crops --dev '' --device "${DEVICE:-cuda}" \
     --workers "$workers" --keep-epochs --out /tmp/device_run "$@" 2>&1 | tee "$OUT/train.log"
 "$python" -c '
 import pathlib, sys

