@@ -1,7 +1,7 @@
 """Packs what `device_train.sh` needs on a lent GPU machine into one folder that, with the
 repository, fits the 64 MiB a call carries.
 
-    .venv/bin/python pack_for_device.py --out ../devpack --crops 6000 --quality 85
+    .venv/bin/python pack_for_device.py --out ../devpack --crops 6400 --quality 85
     echo /devpack/ >> ../.git/info/exclude     # it travels as a carried path, never committed
 
 A GPU machine here has PyTorch, OpenCV and scikit-learn but none of the weight wheels, no ffmpeg
