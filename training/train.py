@@ -58,7 +58,8 @@ class Learner:
 
     def __init__(self, arch, a, out, steps_total, device):
         self.arch, self.out, self.device = arch, out, device
-        out.mkdir(parents=True, exist_ok=True)
+        if out is not None:  # None: a throwaway network that never saves (measured_rate)
+            out.mkdir(parents=True, exist_ok=True)
         self.model = FaceSwapNet(arch, pretrained=a.pretrained, freeze=a.freeze).to(
             device, memory_format=torch.channels_last)
         params = [q for q in self.model.parameters() if q.requires_grad]
@@ -129,17 +130,38 @@ def loader(ds, a):
                                        worker_init_fn=ds.worker_init if a.workers > 2 else None)
 
 
-def measured_rate(ds, a, seconds=20.0):
-    """Pairs per second the generator makes with `a.workers` workers (for --fit-seconds)."""
+def measured_rate(ds, a, archs, seconds=20.0):
+    """Pairs per second whole training steps make (for --fit-seconds): the generator on `a.workers`
+    workers and every network's forward and backward pass, timed on throwaway networks so the run
+    itself starts from its own seeded ones. The first batch, which pays for the workers' start and
+    the device's warm-up, is not counted."""
+    learners = [Learner(arch, a, None, 1000, a.device) for arch in archs]
+    for l in learners:
+        l.begin_epoch()
     n, t0 = 0, None
-    for x, _, _ in loader(ds, a):
-        if t0 is None:  # the first batch pays for the workers' start
+    for x, y, m in loader(ds, a):
+        x = x.flatten(0, 1).to(a.device).contiguous(memory_format=torch.channels_last)
+        y, m = y.flatten().to(a.device), m.flatten(0, 1).to(a.device)
+        for l in learners:
+            l.step(x, y, m, a.map_weight)  # loss.item() waits for the device
+        if t0 is None:
             t0 = time.time()
             continue
-        n += len(x)
+        n += a.batch
         if time.time() - t0 > seconds:
             break
+    del learners
+    if a.device == "cuda":
+        torch.cuda.empty_cache()
     return n / (time.time() - t0)
+
+
+def resumed_samples(out, archs):
+    """The pairs per epoch of the run a --resume continues, or None where none was saved."""
+    last = out / "last.pt" if len(archs) == 1 else out / archs[0] / "last.pt"
+    if not last.exists():
+        return None
+    return torch.load(last, map_location="cpu", weights_only=False)["args"]["samples"]
 
 
 def main():
@@ -156,8 +178,9 @@ def main():
                    help="stop after this many epochs of the --epochs schedule (short ablations; --resume goes on)")
     p.add_argument("--samples", type=int, default=4000, help="real/fake pairs per epoch")
     p.add_argument("--fit-seconds", type=float, default=0,
-                   help="instead of --samples: as many pairs per epoch as the generator's measured rate fits "
-                        "into this many seconds for all epochs (GPU machines; the run prints the figure)")
+                   help="instead of --samples: as many pairs per epoch as whole training steps, timed for 20 s "
+                        "first, fit into 90%% of this many seconds for all epochs (GPU machines; the run prints "
+                        "the figure; --resume keeps the run's own)")
     p.add_argument("--batch", type=int, default=16, help="pairs per step (2x images)")
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--map-weight", type=float, default=5.0)
@@ -204,10 +227,14 @@ def main():
     gen = PseudoFakeGenerator(images, lms, lm68, map_size, pose_neighbours(lms), kinds=kinds,
                               align_jitter=a.align_jitter, h264=h264)
     ds = Pairs(gen, a.seed, a.samples)
-    if a.fit_seconds:
-        rate = measured_rate(ds, a)
-        a.samples = ds.samples = max(a.batch, int(0.85 * rate * a.fit_seconds / a.epochs) // a.batch * a.batch)
-        print(f"generator: {rate:.1f} pairs/s with {a.workers} workers: --samples {a.samples}", flush=True)
+    if a.fit_seconds and a.resume and resumed_samples(out, archs):
+        a.samples = ds.samples = resumed_samples(out, archs)  # the schedule the run started with
+        print(f"--fit-seconds: resuming with the run's --samples {a.samples}", flush=True)
+    elif a.fit_seconds:
+        rate = measured_rate(ds, a, archs)
+        a.samples = ds.samples = max(a.batch, int(0.9 * rate * a.fit_seconds / a.epochs) // a.batch * a.batch)
+        print(f"training steps: {rate:.1f} pairs/s with {a.workers} workers and {len(archs)} network(s): "
+              f"--samples {a.samples}", flush=True)
     torch.manual_seed(a.seed)
     steps_total = a.samples // a.batch * a.epochs
     learners = [Learner(arch, a, out if len(archs) == 1 else out / arch, steps_total, a.device) for arch in archs]
