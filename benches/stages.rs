@@ -82,6 +82,7 @@ fn benches(c: &mut Criterion) {
     let frame = frame_1080p();
     let frame_bytes = jpeg_bytes(&frame);
     let phone_bytes = phone_photo(&portrait);
+    let phone = detector.decode(&phone_bytes).unwrap();
 
     let mut g = c.benchmark_group("decode");
     g.bench_function("jpeg_600x600", |b| {
@@ -129,6 +130,9 @@ fn benches(c: &mut Criterion) {
     g.bench_function("policy_portrait_600x600", |b| {
         b.iter(|| centerface.detect(&portrait).unwrap())
     });
+    g.bench_function("policy_phone_4032x3024", |b| {
+        b.iter(|| centerface.detect(&phone).unwrap())
+    });
     g.bench_function("policy_frame_1080p", |b| {
         b.iter(|| centerface.detect(&frame).unwrap())
     });
@@ -148,6 +152,10 @@ fn benches(c: &mut Criterion) {
     let face = faces[0].clone();
     c.bench_function("crop/align_one_face", |b| {
         b.iter(|| detector.crop_face(black_box(&portrait), &face))
+    });
+    let phone_face = detector.detect_faces(&phone).unwrap()[0].clone();
+    c.bench_function("crop/align_one_face_phone", |b| {
+        b.iter(|| detector.crop_face(black_box(&phone), &phone_face))
     });
 
     let crop = detector.crop_face(&portrait, &face).image;
