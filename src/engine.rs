@@ -128,6 +128,13 @@ pub struct Detector {
     config: Config,
 }
 
+/// CenterFace as the manifest names it, checked against its sha256, on `config`'s (resolved) backend.
+fn load_face_detector(manifest: &Manifest, config: &Config) -> Result<CenterFace> {
+    let path = manifest.resolve(&manifest.detector.file);
+    let bytes = read_checked(&path, &manifest.detector.sha256)?;
+    CenterFace::with_backend(&bytes, &path, config.detect.clone(), config.backend)
+}
+
 impl std::fmt::Debug for Detector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Detector")
@@ -139,23 +146,32 @@ impl std::fmt::Debug for Detector {
 }
 
 impl Detector {
-    /// Loads the face detector and classifier named in a manifest, checking their sha256.
-    pub fn from_manifest(manifest: impl AsRef<Path>, config: Config) -> Result<Detector> {
+    /// Loads the face detector and classifier named in a manifest, checking their sha256. The two
+    /// networks load side by side, each read, checked and optimised on its own thread.
+    pub fn from_manifest(manifest: impl AsRef<Path>, mut config: Config) -> Result<Detector> {
         let manifest = Manifest::load(manifest)?;
-        let mut detector = Self::face_stages_from_manifest(&manifest, config)?;
         let entry = manifest.classifier.as_ref().ok_or_else(|| Error::Model {
             path: manifest.root.join("manifest.toml"),
             reason: "the manifest names no classifier; train and export one (training/README.md)"
                 .into(),
         })?;
-        let path = manifest.resolve(&entry.file);
-        let bytes = read_checked(&path, &entry.sha256)?;
-        detector.classifier = Some(Box::new(OnnxClassifier::with_backend(
-            &bytes,
-            &path,
-            entry,
-            detector.config.backend,
-        )?));
+        config.backend = config.backend.resolve();
+        // A scoped thread rather than rayon, so that loading leaves the caller's choice of
+        // rayon's global pool open.
+        let (faces, classifier) = std::thread::scope(|s| {
+            let classifier = s.spawn(|| {
+                let path = manifest.resolve(&entry.file);
+                let bytes = read_checked(&path, &entry.sha256)?;
+                OnnxClassifier::with_backend(&bytes, &path, entry, config.backend)
+            });
+            let faces = load_face_detector(&manifest, &config);
+            let classifier = classifier
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (faces, classifier)
+        });
+        let mut detector = Self::with_face_detector(&manifest, faces?, config);
+        detector.classifier = Some(Box::new(classifier?));
         detector.norm = Normalization {
             mean: entry.mean,
             std: entry.std,
@@ -169,10 +185,13 @@ impl Detector {
     /// [`Detector::crop_face`] (what `facetell crop` and training need), not for scoring.
     pub fn face_stages_from_manifest(manifest: &Manifest, mut config: Config) -> Result<Detector> {
         config.backend = config.backend.resolve();
-        let path = manifest.resolve(&manifest.detector.file);
-        let bytes = read_checked(&path, &manifest.detector.sha256)?;
-        let faces = CenterFace::with_backend(&bytes, &path, config.detect.clone(), config.backend)?;
-        Ok(Detector {
+        let faces = load_face_detector(manifest, &config)?;
+        Ok(Self::with_face_detector(manifest, faces, config))
+    }
+
+    /// A detector with `faces` and the manifest's crop policy, and no classifier yet.
+    fn with_face_detector(manifest: &Manifest, faces: CenterFace, config: Config) -> Detector {
+        Detector {
             faces: Box::new(faces),
             classifier: None,
             crop: manifest.crop.clone(),
@@ -183,7 +202,7 @@ impl Detector {
             threshold: config.threshold.unwrap_or(0.5),
             model_name: String::new(),
             config,
-        })
+        }
     }
 
     /// Assembles a detector from parts: custom backends, or fakes in tests.
