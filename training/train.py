@@ -130,6 +130,14 @@ def loader(ds, a):
                                        worker_init_fn=ds.worker_init if a.workers > 2 else None)
 
 
+def on_device(batch, device):
+    """A loader batch of pairs as the networks take it: images [2B,3,S,S] channels-last, labels
+    [2B], boundary targets [2B,1,h,w], on `device`."""
+    x, y, m = batch
+    x = x.flatten(0, 1).to(device).contiguous(memory_format=torch.channels_last)
+    return x, y.flatten().to(device), m.flatten(0, 1).to(device)
+
+
 def measured_rate(ds, a, archs, seconds=20.0):
     """Pairs per second whole training steps make (for --fit-seconds): the generator on `a.workers`
     workers and every network's forward and backward pass, timed on throwaway networks so the run
@@ -139,9 +147,8 @@ def measured_rate(ds, a, archs, seconds=20.0):
     for l in learners:
         l.begin_epoch()
     n, t0 = 0, None
-    for x, y, m in loader(ds, a):
-        x = x.flatten(0, 1).to(a.device).contiguous(memory_format=torch.channels_last)
-        y, m = y.flatten().to(a.device), m.flatten(0, 1).to(a.device)
+    for batch in loader(ds, a):
+        x, y, m = on_device(batch, a.device)
         for l in learners:
             l.step(x, y, m, a.map_weight)  # loss.item() waits for the device
         if t0 is None:
@@ -227,8 +234,9 @@ def main():
     gen = PseudoFakeGenerator(images, lms, lm68, map_size, pose_neighbours(lms), kinds=kinds,
                               align_jitter=a.align_jitter, h264=h264)
     ds = Pairs(gen, a.seed, a.samples)
-    if a.fit_seconds and a.resume and resumed_samples(out, archs):
-        a.samples = ds.samples = resumed_samples(out, archs)  # the schedule the run started with
+    resumed = resumed_samples(out, archs) if a.fit_seconds and a.resume else None
+    if resumed:
+        a.samples = ds.samples = resumed  # the schedule the run started with
         print(f"--fit-seconds: resuming with the run's --samples {a.samples}", flush=True)
     elif a.fit_seconds:
         rate = measured_rate(ds, a, archs)
@@ -255,9 +263,8 @@ def main():
         ds.set_epoch(epoch)
         for l in learners:
             l.begin_epoch()
-        for x, y, m in loader(ds, a):
-            x = x.flatten(0, 1).to(a.device).contiguous(memory_format=torch.channels_last)
-            y, m = y.flatten().to(a.device), m.flatten(0, 1).to(a.device)
+        for batch in loader(ds, a):
+            x, y, m = on_device(batch, a.device)
             for l in learners:
                 l.step(x, y, m, a.map_weight)
         for l in learners:
