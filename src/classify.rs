@@ -11,7 +11,7 @@ use tract_onnx::prelude::*;
 
 use crate::backend::Backend;
 use crate::error::{Error, Result};
-use crate::manifest::ClassifierEntry;
+use crate::manifest::{ClassifierEntry, Manifest, read_checked};
 
 /// What the classifier says about one face crop.
 #[derive(Debug, Clone)]
@@ -76,6 +76,18 @@ impl std::fmt::Debug for OnnxClassifier {
 }
 
 impl OnnxClassifier {
+    /// Loads the classifier `entry` of `manifest` names, its file checked against the entry's
+    /// sha256, to run on `backend`.
+    pub fn from_manifest(
+        manifest: &Manifest,
+        entry: &ClassifierEntry,
+        backend: Backend,
+    ) -> Result<Self> {
+        let path = manifest.resolve(&entry.file);
+        let bytes = read_checked(&path, &entry.sha256)?;
+        Self::with_backend(&bytes, &path, entry, backend)
+    }
+
     /// Loads and optimises the classifier from ONNX bytes described by `entry`, for tract.
     pub fn from_bytes(bytes: &[u8], path: &Path, entry: &ClassifierEntry) -> Result<Self> {
         Self::with_backend(bytes, path, entry, Backend::Tract)

@@ -16,6 +16,7 @@ use tract_onnx::prelude::*;
 
 use crate::backend::Backend;
 use crate::error::{Error, Result};
+use crate::manifest::{Manifest, read_checked};
 use crate::resize::resize;
 
 /// One detected face, in the coordinates of the image it was found in.
@@ -197,6 +198,18 @@ impl std::fmt::Debug for CenterFace {
 const MAX_CACHED_PLANS: usize = 24;
 
 impl CenterFace {
+    /// Loads the face detector `manifest` names, its file checked against the manifest's sha256,
+    /// to run on `backend`.
+    pub fn from_manifest(
+        manifest: &Manifest,
+        params: DetectParams,
+        backend: Backend,
+    ) -> Result<CenterFace> {
+        let path = manifest.resolve(&manifest.detector.file);
+        let bytes = read_checked(&path, &manifest.detector.sha256)?;
+        Self::with_backend(&bytes, &path, params, backend)
+    }
+
     /// Loads CenterFace from ONNX bytes, to run on tract.
     pub fn from_bytes(bytes: &[u8], path: &Path, params: DetectParams) -> Result<CenterFace> {
         Self::with_backend(bytes, path, params, Backend::Tract)

@@ -15,7 +15,7 @@ use crate::crop::{FaceCrop, align_face};
 use crate::decode::{DecodeParams, decode_image};
 use crate::detect::{CenterFace, DetectParams, Face, FaceDetector};
 use crate::error::{Error, Result};
-use crate::manifest::{CropPolicy, Manifest, read_checked};
+use crate::manifest::{CropPolicy, Manifest};
 use crate::video::{Sampling, VideoParams};
 
 /// Settings of a scan that are not part of the model. [`Config::default`] is the one place
@@ -128,13 +128,6 @@ pub struct Detector {
     config: Config,
 }
 
-/// CenterFace as the manifest names it, checked against its sha256, on `config`'s (resolved) backend.
-fn load_face_detector(manifest: &Manifest, config: &Config) -> Result<CenterFace> {
-    let path = manifest.resolve(&manifest.detector.file);
-    let bytes = read_checked(&path, &manifest.detector.sha256)?;
-    CenterFace::with_backend(&bytes, &path, config.detect.clone(), config.backend)
-}
-
 impl std::fmt::Debug for Detector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Detector")
@@ -159,12 +152,9 @@ impl Detector {
         // A scoped thread rather than rayon, so that loading leaves the caller's choice of
         // rayon's global pool open.
         let (faces, classifier) = std::thread::scope(|s| {
-            let classifier = s.spawn(|| {
-                let path = manifest.resolve(&entry.file);
-                let bytes = read_checked(&path, &entry.sha256)?;
-                OnnxClassifier::with_backend(&bytes, &path, entry, config.backend)
-            });
-            let faces = load_face_detector(&manifest, &config);
+            let classifier =
+                s.spawn(|| OnnxClassifier::from_manifest(&manifest, entry, config.backend));
+            let faces = CenterFace::from_manifest(&manifest, config.detect.clone(), config.backend);
             let classifier = classifier
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -185,7 +175,7 @@ impl Detector {
     /// [`Detector::crop_face`] (what `facetell crop` and training need), not for scoring.
     pub fn face_stages_from_manifest(manifest: &Manifest, mut config: Config) -> Result<Detector> {
         config.backend = config.backend.resolve();
-        let faces = load_face_detector(manifest, &config)?;
+        let faces = CenterFace::from_manifest(manifest, config.detect.clone(), config.backend)?;
         Ok(Self::with_face_detector(manifest, faces, config))
     }
 

@@ -10,7 +10,6 @@ use anyhow::{Context, bail};
 use clap::Args;
 use facetell::classify::sigmoid;
 use facetell::detect::{CenterFace, to_canvas};
-use facetell::manifest::read_checked;
 use facetell::{Detector, Manifest};
 
 use super::ModelOptions;
@@ -66,9 +65,7 @@ pub struct DetectorRawArgs {
 pub fn detector_raw(args: DetectorRawArgs) -> anyhow::Result<ExitCode> {
     let config = args.model.config()?;
     let manifest = Manifest::load(args.model.manifest_path()?)?;
-    let path = manifest.resolve(&manifest.detector.file);
-    let bytes = read_checked(&path, &manifest.detector.sha256)?;
-    let detector = CenterFace::with_backend(&bytes, &path, config.detect, config.backend)?;
+    let detector = CenterFace::from_manifest(&manifest, config.detect, config.backend)?;
     let bytes = std::fs::read(&args.image)
         .with_context(|| format!("cannot read {}", args.image.display()))?;
     let image = facetell::decode::decode_image(&bytes, &config.decode)?;
