@@ -163,9 +163,15 @@ def measured_rate(ds, a, archs, seconds=20.0):
     return n / (time.time() - t0)
 
 
+def learner_dir(out, archs, arch):
+    """Where `arch` keeps its checkpoints: OUT itself for one network, OUT/<arch> for several."""
+    return out if len(archs) == 1 else out / arch
+
+
 def resumed_samples(out, archs):
-    """The pairs per epoch of the run a --resume continues, or None where none was saved."""
-    last = out / "last.pt" if len(archs) == 1 else out / archs[0] / "last.pt"
+    """The pairs per epoch of the run a --resume continues (its schedule's length depends on
+    them), or None where none was saved."""
+    last = learner_dir(out, archs, archs[0]) / "last.pt"
     if not last.exists():
         return None
     return torch.load(last, map_location="cpu", weights_only=False)["args"]["samples"]
@@ -183,11 +189,12 @@ def main():
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--stop-after", type=int, default=0,
                    help="stop after this many epochs of the --epochs schedule (short ablations; --resume goes on)")
-    p.add_argument("--samples", type=int, default=4000, help="real/fake pairs per epoch")
+    p.add_argument("--samples", type=int, default=4000,
+                   help="real/fake pairs per epoch (--resume keeps the run's own)")
     p.add_argument("--fit-seconds", type=float, default=0,
                    help="instead of --samples: as many pairs per epoch as whole training steps, timed for 20 s "
                         "first, fit into 90%% of this many seconds for all epochs (GPU machines; the run prints "
-                        "the figure; --resume keeps the run's own)")
+                        "the figure)")
     p.add_argument("--batch", type=int, default=16, help="pairs per step (2x images)")
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--map-weight", type=float, default=5.0)
@@ -234,10 +241,10 @@ def main():
     gen = PseudoFakeGenerator(images, lms, lm68, map_size, pose_neighbours(lms), kinds=kinds,
                               align_jitter=a.align_jitter, h264=h264)
     ds = Pairs(gen, a.seed, a.samples)
-    resumed = resumed_samples(out, archs) if a.fit_seconds and a.resume else None
+    resumed = resumed_samples(out, archs) if a.resume else None
     if resumed:
         a.samples = ds.samples = resumed  # the schedule the run started with
-        print(f"--fit-seconds: resuming with the run's --samples {a.samples}", flush=True)
+        print(f"--resume: the run's own --samples {a.samples}", flush=True)
     elif a.fit_seconds:
         rate = measured_rate(ds, a, archs)
         a.samples = ds.samples = max(a.batch, int(0.9 * rate * a.fit_seconds / a.epochs) // a.batch * a.batch)
@@ -245,7 +252,7 @@ def main():
               f"--samples {a.samples}", flush=True)
     torch.manual_seed(a.seed)
     steps_total = a.samples // a.batch * a.epochs
-    learners = [Learner(arch, a, out if len(archs) == 1 else out / arch, steps_total, a.device) for arch in archs]
+    learners = [Learner(arch, a, learner_dir(out, archs, arch), steps_total, a.device) for arch in archs]
     assert all(boundary_map_size(arch, size) == map_size for arch in archs[1:]), "the networks' maps differ in size"
     for path in a.init:  # --resume then replaces these weights with OUT/<arch>/last.pt's
         ck = torch.load(path, map_location="cpu", weights_only=False)
