@@ -17,9 +17,9 @@ and no access to `../shared/data`, and what travels to it is limited to 64 MiB. 
   the float32 networks; the starting weights move by float16 rounding only).
 """
 import argparse
+import io
 import json
 import pathlib
-import io
 import shutil
 import zipfile
 

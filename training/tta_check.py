@@ -17,17 +17,11 @@ from facetell_train.model import as_shipped, load_checkpoint
 
 
 def shifted(images, dx, dy):
-    """The crops moved by (dx, dy) pixels, edges repeated."""
-    out = np.roll(images, (dy, dx), axis=(1, 2))
-    if dy > 0:
-        out[:, :dy] = out[:, dy:dy + 1]
-    elif dy < 0:
-        out[:, dy:] = out[:, dy - 1:dy]
-    if dx > 0:
-        out[:, :, :dx] = out[:, :, dx:dx + 1]
-    elif dx < 0:
-        out[:, :, dx:] = out[:, :, dx - 1:dx]
-    return out
+    """The crops [N,S,S,3] moved by (dx, dy) pixels, edges repeated."""
+    s = images.shape[1]
+    pad = max(abs(dx), abs(dy))
+    padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge")
+    return np.ascontiguousarray(padded[:, pad - dy:pad - dy + s, pad - dx:pad - dx + s])
 
 
 def main():
@@ -53,7 +47,7 @@ def main():
         "crop alone (1 run)": ["crop"],
         "crop + mirror (2 runs)": ["crop", "mirror"],
         f"crop + 4 shifts of {s} px (5 runs)": ["crop", *shifts],
-        f"crop + mirror + 4 shifts (6 runs)": ["crop", "mirror", *shifts],
+        "crop + mirror + 4 shifts (6 runs)": ["crop", "mirror", *shifts],
     }
     keys = ["dev_yonsei_auc", "dev_lfw_swap_auc", "dev_live_swap_video_auc",
             "dev_live_swap_pairs_fake_above_real", "dev_live_swap_auc", "dev_ffpp_auc", "dev_mean_auc"]
