@@ -56,6 +56,13 @@ def load_crops(crop_dir, limit=None, lm68=False, fill=False):
     return out
 
 
+def has_content(img):
+    """Where an RGB crop holds image content: any channel above zero. The crop policy pads
+    windows that reach past the photo with pure black. (`img.max(-1)` gives the same, 30 times
+    slower: numpy reduces a 3-wide last axis pixel by pixel; it was a quarter of a pair's time.)"""
+    return np.maximum(np.maximum(img[..., 0], img[..., 1]), img[..., 2]) > 0
+
+
 def fill_padding(img, min_padding=0.05):
     """A crop whose window reached past its photo (black padding over at least `min_padding` of
     it, as in every UTKFace chip: 62% of each crop) with the padding replaced by a smooth
@@ -66,7 +73,7 @@ def fill_padding(img, min_padding=0.05):
     clipped the blend masks at the chip's edge, where a face's outline usually lies; users'
     photos seldom have either. The fill is never pure black, so the generator treats it as
     image content."""
-    content = img.max(-1) > 0
+    content = has_content(img)
     if 1.0 - content.mean() < min_padding:
         return img
     size = img.shape[0]
@@ -221,7 +228,7 @@ def align_to(src_img, src_lm, dst_lm, rng=None, jitter=0.0):
         m = np.vstack([j, [0, 0, 1]]) @ np.vstack([m, [0, 0, 1]])
         m = m[:2]
     size = src_img.shape[0]
-    content = (src_img.max(-1) > 0).astype(np.uint8)
+    content = has_content(src_img).astype(np.uint8)
     return (cv2.warpAffine(src_img, m, (size, size), borderMode=cv2.BORDER_REFLECT),
             cv2.warpAffine(content, m, (size, size), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT))
 
@@ -366,7 +373,8 @@ class PseudoFakeGenerator:
         is `base` itself, or, when a self-blend transformed its target, that target (as in SBI's
         code: the pair then differs only inside the mask)."""
         lm = self.lm68[idx]
-        content = (self.images[idx].max(-1) > 0).astype(np.uint8)
+        padding = ~has_content(self.images[idx])
+        content = (~padding).astype(np.uint8)
         kind = rng.choice(3, p=self.kinds)
         if kind == 0:
             src, tgt = base.copy(), base.copy()
@@ -407,7 +415,7 @@ class PseudoFakeGenerator:
         fake = np.clip(src.astype(np.float32) * m3 + base.astype(np.float32) * (1 - m3) + 0.5, 0, 255).astype(np.uint8)
         # Outside-the-image padding (pure black, from the crop policy) stays pure black, so that
         # a tinted border is never a cue.
-        fake[self.images[idx].max(-1) == 0] = 0
+        fake[padding] = 0
         return base, fake, mask
 
     def pair(self, idx, seed):
