@@ -30,6 +30,7 @@ for d in [run] + sorted(p for p in run.iterdir() if p.is_dir()):
     for f in sorted(d.glob("epoch*.pt"), key=lambda f: int(f.stem[5:]))[-keep:]:
         ck = torch.load(f, map_location="cpu", weights_only=False)
         ck["model"] = {k: v.half() if v.is_floating_point() else v for k, v in ck["model"].items()}
-        torch.save(ck, out / f"{d.name}-{f.name}")
+        arch = ck["arch"]
+        torch.save(ck, out / f"{arch}-{f.name}")
 ' "$OUT" "${KEEP:-3}"
 ls -la "$OUT"
