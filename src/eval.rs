@@ -1,6 +1,6 @@
-//! Evaluation metrics for labelled sets: ROC AUC, average precision, equal error rate and true
-//! positive rate at fixed false positive rates. Scores are "higher = more likely fake"; labels
-//! are `true` for fake.
+//! Evaluation metrics for labelled sets: ROC AUC with its 95% confidence interval, average
+//! precision, equal error rate and true positive rate at fixed false positive rates. Scores are
+//! "higher = more likely fake"; labels are `true` for fake.
 //!
 //! These are the standard definitions (as in scikit-learn's `roc_auc_score`,
 //! `average_precision_score` and `roc_curve`); `training/` uses scikit-learn and the parity of the
@@ -17,6 +17,10 @@ pub struct Metrics {
     pub n_fake: usize,
     /// Area under the ROC curve (ties count half); null with a single class.
     pub auc: Option<f64>,
+    /// 95% confidence interval of `auc` by DeLong's method, `[low, high]` clipped to [0, 1]; null
+    /// with fewer than two items of either class. It assumes independent items: frames of one
+    /// video are not, and their interval would be too narrow.
+    pub auc_ci95: Option<[f64; 2]>,
     /// Average precision (area under the precision-recall curve, step-wise).
     pub ap: Option<f64>,
     /// Equal error rate: where false positive rate equals false negative rate.
@@ -45,6 +49,7 @@ pub fn metrics(items: &[(f32, bool)], threshold: f32) -> Metrics {
         n: items.len(),
         n_fake,
         auc: both.then(|| auc(items)),
+        auc_ci95: (n_fake > 1 && n_real > 1).then(|| auc_ci95(items)),
         ap: both.then(|| average_precision(items)),
         eer: both.then(|| eer(&roc)),
         tpr_at_fpr_1: both.then(|| tpr_at_fpr(&roc, 0.01)),
@@ -71,6 +76,37 @@ pub fn auc(items: &[(f32, bool)]) -> f64 {
     let n_pos = items.iter().filter(|x| x.1).count() as f64;
     let n_neg = items.len() as f64 - n_pos;
     (rank_sum - n_pos * (n_pos + 1.0) / 2.0) / (n_pos * n_neg)
+}
+
+/// 95% confidence interval of the ROC AUC by DeLong's method (DeLong, DeLong & Clarke-Pearson,
+/// Biometrics 1988): each fake's share of reals it outscores and each real's share of fakes that
+/// outscore it (ties half), whose variances give the AUC's; normal interval, clipped to [0, 1].
+/// Needs at least two items of each class.
+pub fn auc_ci95(items: &[(f32, bool)]) -> [f64; 2] {
+    let sorted = |fake: bool| {
+        let mut v: Vec<f32> = items.iter().filter(|i| i.1 == fake).map(|i| i.0).collect();
+        v.sort_by(f32::total_cmp);
+        v
+    };
+    let (fakes, reals) = (sorted(true), sorted(false));
+    // Share of `others` below `x`, ties counting half.
+    let share_below = |others: &[f32], x: f32| {
+        let below = others.partition_point(|&o| o < x);
+        let not_above = others.partition_point(|&o| o <= x);
+        (below as f64 + 0.5 * (not_above - below) as f64) / others.len() as f64
+    };
+    let v10: Vec<f64> = fakes.iter().map(|&x| share_below(&reals, x)).collect();
+    let v01: Vec<f64> = reals
+        .iter()
+        .map(|&y| 1.0 - share_below(&fakes, y))
+        .collect();
+    let auc = v10.iter().sum::<f64>() / v10.len() as f64;
+    let variance = |v: &[f64]| {
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() - 1) as f64
+    };
+    let se = (variance(&v10) / v10.len() as f64 + variance(&v01) / v01.len() as f64).sqrt();
+    [(auc - 1.96 * se).max(0.0), (auc + 1.96 * se).min(1.0)]
 }
 
 /// (fpr, tpr) points at each distinct threshold, from the strictest down, starting at (0, 0).
@@ -171,9 +207,49 @@ mod tests {
     }
 
     #[test]
+    fn delong_interval_matches_a_worked_case() {
+        // Fakes 0.9, 0.8, 0.4 against reals 0.7, 0.4, 0.1: AUC 5/6; per-fake shares 1, 1, 0.5
+        // (variance 1/12), per-real shares 2/3, 5/6, 1 (variance 1/36); standard error
+        // sqrt((1/12 + 1/36) / 3) = 0.19245.
+        let items = [
+            (0.9, true),
+            (0.8, true),
+            (0.4, true),
+            (0.7, false),
+            (0.4, false),
+            (0.1, false),
+        ];
+        let [low, high] = auc_ci95(&items);
+        assert!((low - (5.0 / 6.0 - 1.96 * 0.19245)).abs() < 1e-4, "{low}");
+        assert_eq!(high, 1.0);
+        let m = metrics(&items, 0.5);
+        assert_eq!(m.auc_ci95, Some([low, high]));
+    }
+
+    #[test]
+    fn delong_interval_narrows_with_more_items() {
+        let spread = |n: usize| -> Vec<(f32, bool)> {
+            (0..n)
+                .flat_map(|i| {
+                    let x = i as f32 / n as f32;
+                    [(x, false), (x + 0.3, true)]
+                })
+                .collect()
+        };
+        let width = |items: &[(f32, bool)]| {
+            let [low, high] = auc_ci95(items);
+            high - low
+        };
+        let (small, large) = (spread(10), spread(100));
+        assert!((auc(&small) - auc(&large)).abs() < 0.02);
+        assert!(width(&large) < width(&small) / 2.0);
+    }
+
+    #[test]
     fn single_class_has_no_auc() {
         let m = metrics(&[(0.3, false), (0.7, false)], 0.5);
         assert_eq!(m.auc, None);
+        assert_eq!(m.auc_ci95, None);
         assert_eq!(m.fpr_at_threshold, Some(0.5));
     }
 }

@@ -365,3 +365,54 @@ fn eval_finds_the_root_or_says_which_flag_to_fix() {
         .stderr(predicate::str::contains("none of the 2 files listed in"))
         .stderr(predicate::str::contains("pass --root"));
 }
+
+#[test]
+fn eval_gives_the_auc_with_its_confidence_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        ("dev/yonsei/real/real_00008.jpg", "real"),
+        ("dev/yonsei/real/real_00010.jpg", "real"),
+        ("dev/lfw_swap/fake/fake_3196.jpg", "fake"),
+        ("dev/yonsei/fake/easy_101_0010.jpg", "fake"),
+    ];
+    let mut labels = String::from("path,label,set\n");
+    for (i, (path, label)) in files.iter().enumerate() {
+        std::fs::copy(data().join(path), dir.path().join(format!("{i}.jpg"))).unwrap();
+        labels.push_str(&format!("{i}.jpg,{label},x\n"));
+    }
+    std::fs::write(dir.path().join("labels.csv"), labels).unwrap();
+    let out = facetell()
+        .args(["eval", "--json", "--labels"])
+        .arg(dir.path().join("labels.csv"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let set = &table["sets"][0];
+    assert_eq!(
+        (set["set"].as_str(), set["n"].as_u64()),
+        (Some("x"), Some(4))
+    );
+    let auc = set["auc"].as_f64().unwrap();
+    let ci: Vec<f64> = set["auc_ci95"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(
+        0.0 <= ci[0] && ci[0] <= auc && auc <= ci[1] && ci[1] <= 1.0,
+        "{auc} {ci:?}"
+    );
+    // The text table shows it too.
+    facetell()
+        .args(["eval", "--labels"])
+        .arg(dir.path().join("labels.csv"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("AUC 95% CI"));
+}

@@ -239,7 +239,7 @@ fn summarise(rows: &[Row], reports: &[FileReport], threshold: f32) -> Vec<SetRes
             level,
             errors: *errors,
             no_face: *no_face,
-            metrics: metrics(&measured, threshold),
+            metrics: level_metrics(&measured, level, threshold),
         });
     }
     for level in ["image", "video", "frame"] {
@@ -254,23 +254,35 @@ fn summarise(rows: &[Row], reports: &[FileReport], threshold: f32) -> Vec<SetRes
                 level,
                 errors: 0,
                 no_face: 0,
-                metrics: metrics(&all, threshold),
+                metrics: level_metrics(&all, level, threshold),
             });
         }
     }
     out
 }
 
+/// The metrics of one level; frames get no AUC interval, since the frames of one video are not
+/// independent samples and DeLong's interval would be too narrow for them.
+fn level_metrics(items: &[(f32, bool)], level: &str, threshold: f32) -> Metrics {
+    let mut m = metrics(items, threshold);
+    if level == "frame" {
+        m.auc_ci95 = None;
+    }
+    m
+}
+
 fn print_table(results: &[SetResult], model: &str, threshold: f32) {
     let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+    let ci = |v: Option<[f64; 2]>| v.map_or("-".to_string(), |[l, h]| format!("{l:.2}-{h:.2}"));
     println!("model {model}, threshold {threshold}");
     println!(
-        "{:<28} {:<6} {:>5} {:>5} {:>6} {:>6} {:>6} {:>9} {:>9} {:>8} {:>8} {:>4} {:>6}",
+        "{:<28} {:<6} {:>5} {:>5} {:>6} {:>10} {:>6} {:>6} {:>9} {:>9} {:>8} {:>8} {:>4} {:>6}",
         "set",
         "level",
         "n",
         "fake",
         "AUC",
+        "AUC 95% CI",
         "AP",
         "EER",
         "TPR@1%",
@@ -283,12 +295,13 @@ fn print_table(results: &[SetResult], model: &str, threshold: f32) {
     for r in results {
         let m = &r.metrics;
         println!(
-            "{:<28} {:<6} {:>5} {:>5} {:>6} {:>6} {:>6} {:>9} {:>9} {:>8} {:>8} {:>4} {:>6}",
+            "{:<28} {:<6} {:>5} {:>5} {:>6} {:>10} {:>6} {:>6} {:>9} {:>9} {:>8} {:>8} {:>4} {:>6}",
             r.set,
             r.level,
             m.n,
             m.n_fake,
             f(m.auc),
+            ci(m.auc_ci95),
             f(m.ap),
             f(m.eer),
             f(m.tpr_at_fpr_1),
