@@ -10,6 +10,8 @@ folder per video. A source path with `/fake/` is a fake. Scores per set:
   score is above its real's.
 
 `dev_mean_auc` is the mean of yonsei, lfw_swap and live_swap video AUC and ffpp frame AUC.
+`paired_difference` puts a confidence interval on the difference of two models' AUCs on the same
+items (DeLong), `selection_items` gives the items each set is selected on.
 """
 import pathlib
 
@@ -40,16 +42,22 @@ def scores(model, images, batch=64, device="cpu"):
     return out.numpy()
 
 
-def video_metrics(logits, labels, sources):
+def videos(logits, labels, sources):
+    """{video folder: (label, name, [frame logits])} of a video set's crops."""
     videos = {}
     for s, y, l in zip(sources, labels, logits):
         p = pathlib.PurePath(s)
         videos.setdefault(str(p.parent), (y, p.parent.name, []))[2].append(l)
-    vy = np.array([v[0] for v in videos.values()])
-    vs = np.array([np.mean(v[2]) for v in videos.values()])
+    return videos
+
+
+def video_metrics(logits, labels, sources):
+    videos_ = videos(logits, labels, sources)
+    vy = np.array([v[0] for v in videos_.values()])
+    vs = np.array([np.mean(v[2]) for v in videos_.values()])
     res = {"video_auc": roc_auc_score(vy, vs) if 0 < vy.sum() < len(vy) else float("nan")}
-    real = {v[1]: np.mean(v[2]) for v in videos.values() if v[0] == 0}
-    fake = {v[1]: np.mean(v[2]) for v in videos.values() if v[0] == 1}
+    real = {v[1]: np.mean(v[2]) for v in videos_.values() if v[0] == 0}
+    fake = {v[1]: np.mean(v[2]) for v in videos_.values() if v[0] == 1}
     both = sorted(set(real) & set(fake))
     if both:
         res["pairs_fake_above_real"] = float(np.mean([fake[k] > real[k] for k in both]))
@@ -75,3 +83,31 @@ def metrics(logits, sets):
     parts = [p for p in parts if p is not None and not np.isnan(p)]
     res["dev_mean_auc"] = round(float(np.mean(parts)), 4) if parts else None
     return res
+
+
+def selection_items(name, logits, sets):
+    """(labels, scores) of the items `dev_mean_auc` takes from set `name`: crops, or for
+    live_swap videos (mean frame logit)."""
+    _, labels, sources = sets[name]
+    if name != "live_swap":
+        return labels, logits
+    v = videos(logits, labels, sources).values()
+    return np.array([x[0] for x in v]), np.array([np.mean(x[2]) for x in v])
+
+
+def delong_components(labels, scores):
+    """Each fake's share of reals it outscores and each real's share of fakes that outscore it
+    (ties half): their means are the AUC, their variances its variance (DeLong et al. 1988)."""
+    labels = np.asarray(labels).astype(bool)
+    pos, neg = np.asarray(scores)[labels], np.asarray(scores)[~labels]
+    psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    return psi.mean(1), psi.mean(0)
+
+
+def paired_difference(labels, a, b):
+    """AUC(b) - AUC(a) on the same items, with its 95% interval (DeLong's paired variance)."""
+    (a10, a01), (b10, b01) = delong_components(labels, a), delong_components(labels, b)
+    d10, d01 = b10 - a10, b01 - a01
+    diff = float(d10.mean())
+    se = float(np.sqrt(d10.var(ddof=1) / len(d10) + d01.var(ddof=1) / len(d01)))
+    return diff, diff - 1.96 * se, diff + 1.96 * se
