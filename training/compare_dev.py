@@ -5,36 +5,93 @@ narrower than either AUC's own). Models as shipped (float16 weights).
 
     python compare_dev.py work/device4/mobilenet_v2-epoch7.pt work/cont8b/epoch4.pt
 
+or, through the product, on two `facetell eval --records` files of the same labels (images;
+videos at video level; FF++, one video pair, at frame level):
+
+    python compare_dev.py work/dev_records_v8.jsonl work/dev_records_v9.jsonl
+
 An interval that holds 0 says the dev set cannot tell the two apart.
 """
 import argparse
+import csv
 import json
+import pathlib
+
+import numpy as np
 
 from sklearn.metrics import roc_auc_score
 
 from facetell_train import dev
 from facetell_train.model import as_shipped, load_checkpoint
 
-NAMES = {"yonsei": "Yonsei (crops)", "lfw_swap": "LFW swaps (crops)",
-         "live_swap": "live swaps (videos)", "ffpp": "FF++ (frames)"}
+NAMES = {"yonsei": "Yonsei", "lfw_swap": "LFW swaps", "live_swap": "live swaps (videos)",
+         "ffpp": "FF++ (frames)"}
+
+
+def from_checkpoints(a, b, crops):
+    """{set: (labels, scores of a, scores of b)} on the dev crops."""
+    sets = dev.load(crops)
+    size = next(iter(sets.values()))[0].shape[1]
+    logits = []
+    for path in (a, b):
+        model = as_shipped(load_checkpoint(path)[0], size)
+        logits.append({name: dev.scores(model, images) for name, (images, _, _) in sets.items()})
+    out = {}
+    for name in sets:
+        (labels, sa), (_, sb) = (dev.selection_items(name, l[name], sets) for l in logits)
+        out[name] = (labels, sa, sb)
+    return out
+
+
+def from_records(a, b, labels_csv):
+    """{set: (labels, scores of a, scores of b)} from two `facetell eval --records` files; items
+    scored in both only. FF++'s fake and real videos are one set here, at frame level."""
+    rows = {}
+    with open(labels_csv) as f:
+        for r in csv.DictReader(f):
+            rows[pathlib.PurePath(r["path"]).as_posix()] = (r["set"], r["label"] == "fake")
+
+    def items(path):
+        out = {}
+        for line in open(path):
+            rec = json.loads(line)
+            key = next((k for k in rows if rec["path"].endswith("/" + k)), None)
+            if key is None:
+                continue
+            set_, fake = rows[key]
+            set_ = "ffpp" if set_.startswith("ffpp") else set_
+            if set_ == "ffpp":
+                for fr in rec.get("frames") or []:
+                    if fr["score"] is not None:
+                        out[(set_, key, fr["index"])] = (fake, fr["score"])
+            elif rec["score"] is not None:
+                out[(set_, key)] = (fake, rec["score"])
+        return out
+
+    ia, ib = items(a), items(b)
+    out = {}
+    for k in sorted(set(ia) & set(ib)):
+        labels, sa, sb = out.setdefault(k[0], ([], [], []))
+        labels.append(ia[k][0])
+        sa.append(ia[k][1])
+        sb.append(ib[k][1])
+    return {name: tuple(np.asarray(v) for v in t) for name, t in out.items()}
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("a")
+    p.add_argument("a", help="checkpoint, or facetell eval --records JSON Lines")
     p.add_argument("b")
-    p.add_argument("--dev", default="work/crops_dev")
+    p.add_argument("--dev", default="work/crops_dev", help="dev crops (checkpoints)")
+    p.add_argument("--labels", default="../../shared/data/dev/labels.csv", help="labels (records)")
     a = p.parse_args()
-    sets = dev.load(a.dev)
-    size = next(iter(sets.values()))[0].shape[1]
-    logits = []
-    for path in (a.a, a.b):
-        model = as_shipped(load_checkpoint(path)[0], size)
-        logits.append({name: dev.scores(model, images) for name, (images, _, _) in sets.items()})
+    if a.a.endswith(".jsonl"):
+        sets = from_records(a.a, a.b, a.labels)
+    else:
+        sets = from_checkpoints(a.a, a.b, a.dev)
     print(f"A = {a.a}\nB = {a.b}")
     print(f"{'set':<22} {'items':>6} {'A':>6} {'B':>6} {'B - A':>7}  95% interval")
-    for name in sets:
-        (labels, sa), (_, sb) = (dev.selection_items(name, l[name], sets) for l in logits)
+    for name, (labels, sa, sb) in sets.items():
         diff, low, high = dev.paired_difference(labels, sa, sb)
         print(f"{NAMES.get(name, name):<22} {len(labels):>6} {roc_auc_score(labels, sa):>6.3f} "
               f"{roc_auc_score(labels, sb):>6.3f} {diff:>+7.3f}  {low:+.3f} to {high:+.3f}")
