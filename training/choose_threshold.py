@@ -11,13 +11,12 @@ The threshold is the smallest score that flags at most `fpr` of the dev reals, a
 camera-app filters stay inside the same false-positive budget).
 """
 import argparse
-import csv
 import json
-import pathlib
 import re
 
 import numpy as np
 
+from facetell_train import dev
 from facetell_train.manifest import MANIFEST
 
 
@@ -37,23 +36,10 @@ def main():
                    help="records of a scan of real files only, held to the same rate (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="print, do not write the manifest")
     a = p.parse_args()
-    labels = {}
-    with open(a.labels) as f:
-        for row in csv.DictReader(f):
-            labels[pathlib.PurePath(row["path"]).as_posix()] = (row["label"], row.get("set", ""))
     by_set = {}
-    for line in open(a.records):
-        r = json.loads(line)
-        if r.get("score") is None:
-            continue
-        # The record's path is ROOT/path as eval was given it: find the labels' path as its tail.
-        parts = pathlib.PurePath(r["path"]).parts
-        hit = next((labels[t] for t in ("/".join(parts[i:]) for i in range(len(parts))) if t in labels), None)
-        if hit is None:
-            continue
-        label, name = hit
-        name = "ffpp" if name.startswith("ffpp") else name
-        by_set.setdefault(name, []).append((label == "fake", r["score"]))
+    for r, fake, name in dev.labelled_records(a.records, a.labels):
+        if r.get("score") is not None:
+            by_set.setdefault(name, []).append((fake, r["score"]))
     reals = np.array([s for v in by_set.values() for fake, s in v if not fake])
     extra = {path: np.array([s for s in (json.loads(line)["score"] for line in open(path)) if s is not None])
              for path in a.also_reals}

@@ -13,9 +13,7 @@ videos at video level; FF++, one video pair, at frame level):
 An interval that holds 0 says the dev set cannot tell the two apart.
 """
 import argparse
-import csv
 import json
-import pathlib
 
 import numpy as np
 
@@ -46,26 +44,15 @@ def from_checkpoints(a, b, crops):
 def from_records(a, b, labels_csv):
     """{set: (labels, scores of a, scores of b)} from two `facetell eval --records` files; items
     scored in both only. FF++'s fake and real videos are one set here, at frame level."""
-    rows = {}
-    with open(labels_csv) as f:
-        for r in csv.DictReader(f):
-            rows[pathlib.PurePath(r["path"]).as_posix()] = (r["set"], r["label"] == "fake")
-
     def items(path):
         out = {}
-        for line in open(path):
-            rec = json.loads(line)
-            key = next((k for k in rows if rec["path"].endswith("/" + k)), None)
-            if key is None:
-                continue
-            set_, fake = rows[key]
-            set_ = "ffpp" if set_.startswith("ffpp") else set_
-            if set_ == "ffpp":
+        for rec, fake, name in dev.labelled_records(path, labels_csv):
+            if name == "ffpp":
                 for fr in rec.get("frames") or []:
                     if fr["score"] is not None:
-                        out[(set_, key, fr["index"])] = (fake, fr["score"])
+                        out[(name, rec["path"], fr["index"])] = (fake, fr["score"])
             elif rec["score"] is not None:
-                out[(set_, key)] = (fake, rec["score"])
+                out[(name, rec["path"])] = (fake, rec["score"])
         return out
 
     ia, ib = items(a), items(b)

@@ -373,8 +373,8 @@ class PseudoFakeGenerator:
         is `base` itself, or, when a self-blend transformed its target, that target (as in SBI's
         code: the pair then differs only inside the mask)."""
         lm = self.lm68[idx]
-        padding = ~has_content(self.images[idx])
-        content = (~padding).astype(np.uint8)
+        inside = has_content(self.images[idx])
+        content = inside.astype(np.uint8)
         kind = rng.choice(3, p=self.kinds)
         if kind == 0:
             src, tgt = base.copy(), base.copy()
@@ -415,7 +415,7 @@ class PseudoFakeGenerator:
         fake = np.clip(src.astype(np.float32) * m3 + base.astype(np.float32) * (1 - m3) + 0.5, 0, 255).astype(np.uint8)
         # Outside-the-image padding (pure black, from the crop policy) stays pure black, so that
         # a tinted border is never a cue.
-        fake[padding] = 0
+        fake[~inside] = 0
         return base, fake, mask
 
     def pair(self, idx, seed):

@@ -13,6 +13,8 @@ folder per video. A source path with `/fake/` is a fake. Scores per set:
 `paired_difference` puts a confidence interval on the difference of two models' AUCs on the same
 items (DeLong), `selection_items` gives the items each set is selected on.
 """
+import csv
+import json
 import pathlib
 
 import numpy as np
@@ -51,13 +53,18 @@ def videos(logits, labels, sources):
     return videos
 
 
+def video_scores(videos):
+    """(labels, mean frame logit) per video of `videos()`."""
+    return (np.array([v[0] for v in videos.values()]),
+            np.array([np.mean(v[2]) for v in videos.values()]))
+
+
 def video_metrics(logits, labels, sources):
-    videos_ = videos(logits, labels, sources)
-    vy = np.array([v[0] for v in videos_.values()])
-    vs = np.array([np.mean(v[2]) for v in videos_.values()])
+    by_video = videos(logits, labels, sources)
+    vy, vs = video_scores(by_video)
     res = {"video_auc": roc_auc_score(vy, vs) if 0 < vy.sum() < len(vy) else float("nan")}
-    real = {v[1]: np.mean(v[2]) for v in videos_.values() if v[0] == 0}
-    fake = {v[1]: np.mean(v[2]) for v in videos_.values() if v[0] == 1}
+    real = {v[1]: np.mean(v[2]) for v in by_video.values() if v[0] == 0}
+    fake = {v[1]: np.mean(v[2]) for v in by_video.values() if v[0] == 1}
     both = sorted(set(real) & set(fake))
     if both:
         res["pairs_fake_above_real"] = float(np.mean([fake[k] > real[k] for k in both]))
@@ -91,8 +98,7 @@ def selection_items(name, logits, sets):
     _, labels, sources = sets[name]
     if name != "live_swap":
         return labels, logits
-    v = videos(logits, labels, sources).values()
-    return np.array([x[0] for x in v]), np.array([np.mean(x[2]) for x in v])
+    return video_scores(videos(logits, labels, sources))
 
 
 def delong_components(labels, scores):
@@ -111,3 +117,20 @@ def paired_difference(labels, a, b):
     diff = float(d10.mean())
     se = float(np.sqrt(d10.var(ddof=1) / len(d10) + d01.var(ddof=1) / len(d01)))
     return diff, diff - 1.96 * se, diff + 1.96 * se
+
+
+def labelled_records(records, labels_csv):
+    """(record, fake, set) for each record of a `facetell eval --records` file whose path the
+    labels list (the record's path is ROOT/path as eval was given it: the labels' path is its
+    tail); FF++'s fake and real sets are one set, "ffpp"."""
+    labels = {}
+    with open(labels_csv) as f:
+        for row in csv.DictReader(f):
+            labels[pathlib.PurePath(row["path"]).as_posix()] = (row["label"] == "fake", row.get("set", ""))
+    for line in open(records):
+        rec = json.loads(line)
+        parts = pathlib.PurePath(rec["path"]).parts
+        hit = next((labels[t] for t in ("/".join(parts[i:]) for i in range(len(parts))) if t in labels), None)
+        if hit is not None:
+            fake, name = hit
+            yield rec, fake, "ffpp" if name.startswith("ffpp") else name
