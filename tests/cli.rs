@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{data, facetell, records};
+use common::{data, facetell, records, shipped_threshold};
 use predicates::prelude::*;
 
 #[test]
@@ -271,13 +271,17 @@ fn text_shows_each_face_the_threshold_and_a_summary() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "{text}");
     assert!(lines[0].contains("two.png  2 faces, 2 scored"), "{text}");
-    assert!(lines[0].contains(" 0.8481 "), "threshold shown: {text}");
+    let threshold = shipped_threshold();
+    assert!(
+        lines[0].contains(&format!(" {threshold} ")),
+        "threshold shown: {text}"
+    );
     assert!(lines[1].starts_with("    face 0  at "), "{text}");
     assert!(lines[2].starts_with("    face 1  at "), "{text}");
     assert!(!text.contains('\x1b'), "no colour: {text:?}");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
-        stderr.contains("1 file: ") && stderr.contains("0 errors; threshold 0.8481"),
+        stderr.contains("1 file: ") && stderr.contains(&format!("0 errors; threshold {threshold}")),
         "{stderr}"
     );
     // A single face needs no face line, unless --verbose.
@@ -351,7 +355,10 @@ fn eval_finds_the_root_or_says_which_flag_to_fix() {
         .arg(&labels)
         .assert()
         .success()
-        .stdout(predicate::str::contains("threshold 0.8481"))
+        .stdout(predicate::str::contains(format!(
+            "threshold {}",
+            shipped_threshold()
+        )))
         .stdout(predicate::str::contains("x "))
         .stderr(predicate::str::contains("are relative to"));
     // A wrong --root: one message naming the flag, exit 2, no table.

@@ -8,19 +8,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use common::data;
+use common::{data, manifest_path};
 use facetell::detect::CenterFace;
 use facetell::manifest::read_checked;
 use facetell::{Backend, Config, Detector, Manifest};
 use ndarray::{ArrayView, Dimension};
 
 const TOLERANCE: f32 = 1e-4;
-
-fn manifest_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("models/manifest.toml")
-}
 
 fn detector(backend: Backend) -> Detector {
     let config = Config {

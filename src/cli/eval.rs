@@ -274,7 +274,7 @@ fn level_metrics(items: &[(f32, bool)], level: &str, threshold: f32) -> Metrics 
 fn print_table(results: &[SetResult], model: &str, threshold: f32) {
     let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
     let ci = |v: Option<[f64; 2]>| v.map_or("-".to_string(), |[l, h]| format!("{l:.2}-{h:.2}"));
-    println!("model {model}, threshold {threshold}");
+    println!("model {model}, threshold {threshold:.4}");
     println!(
         "{:<28} {:<6} {:>5} {:>5} {:>6} {:>10} {:>6} {:>6} {:>9} {:>9} {:>8} {:>8} {:>4} {:>6}",
         "set",

@@ -8,6 +8,20 @@ pub fn data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
 }
 
+/// The models' manifest the binary is built with.
+pub fn manifest_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models/manifest.toml")
+}
+
+/// The shipped classifier's threshold as the CLI prints it (four decimals).
+pub fn shipped_threshold() -> String {
+    let manifest = facetell::Manifest::load(manifest_path()).unwrap();
+    format!(
+        "{:.4}",
+        manifest.classifier.expect("a shipped classifier").threshold
+    )
+}
+
 /// The `facetell` binary under test.
 pub fn facetell() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("facetell").unwrap()
