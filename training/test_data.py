@@ -8,7 +8,7 @@ import numpy as np
 
 from facetell_train import masks
 from facetell_train.data import (PseudoFakeGenerator, fill_padding, global_augment, h264_intra, h264_stand_in,
-                                 jitter_alignment)
+                                 jitter_alignment, poisson_paste)
 
 SIZE, MAP = 96, 12
 
@@ -61,9 +61,11 @@ def test_pairs_hold_a_real_and_a_fake_of_the_same_face():
 
 def test_every_fake_kind_changes_the_face_inside_its_mask():
     images, lms, lm68 = synthetic_faces()
-    for kind in range(3):
+    # (kind, share of part composites pasted in the gradient domain)
+    for kind, poisson in ((0, 0.0), (1, 0.0), (2, 0.0), (2, 1.0)):
         weights = np.eye(3)[kind]
-        gen = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=np.tile(np.arange(16), (16, 1)), kinds=weights)
+        gen = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=np.tile(np.arange(16), (16, 1)), kinds=weights,
+                                  poisson=poisson)
         for seed in range(8):
             idx = seed % 16
             real, fake, mask = gen.make_fake(images[idx], idx, np.random.default_rng(seed))
@@ -74,6 +76,31 @@ def test_every_fake_kind_changes_the_face_inside_its_mask():
             # Before global augmentation the pair is the same image outside the mask: the
             # manipulation is the only difference.
             assert changed[mask == 0].max() == 0, f"kind {kind}: change outside the mask"
+
+
+def test_gradient_domain_paste_changes_only_part_composites():
+    images, lms, lm68 = synthetic_faces()
+    nb = np.tile(np.arange(16), (16, 1))
+    kinds = (0.5, 0.2, 0.3)
+    feathered = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=nb, kinds=kinds)
+    pasted = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=nb, kinds=kinds, poisson=1.0)
+    differ = 0
+    for i in range(24):
+        a, b = feathered.pair(i % 16, seed=(4, i)), pasted.pair(i % 16, seed=(4, i))
+        # Its draw has a stream of its own: the real, the boundary target and every other kind
+        # of fake are the same pairs as without it.
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[2], b[2]), f"pair {i}"
+        differ += not np.array_equal(a[1], b[1])
+    assert 0 < differ < 24, f"{differ} of 24 fakes changed; part composites are 30% of them"
+    # Pasted into a flat grey face, a flat brighter part takes the face's level at its edge:
+    # no colour seam, unlike feathering.
+    dst = np.full((SIZE, SIZE, 3), 100, np.uint8)
+    src = np.full((SIZE, SIZE, 3), 180, np.uint8)
+    mask = np.zeros((SIZE, SIZE), np.float32)
+    mask[40:80, 50:100] = 1
+    out = poisson_paste(src, dst, mask)
+    assert np.abs(out.astype(int) - 100).max() <= 2
+    assert np.array_equal(out[mask == 0], dst[mask == 0])
 
 
 def test_hull_masks_cover_the_face():

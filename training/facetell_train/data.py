@@ -11,7 +11,9 @@ same global augmentation, so the pair differs only by the manipulation. Fakes, s
   aligned on its 68 landmarks and colour-matched, pasted through a hull-family mask;
 - part composite (20%): eyes, brows, nose and/or mouth of another face, aligned with scale and
   rotation jitter, colour-transferred, degraded on their own (JPEG, noise, resampling) and
-  feathered in, as photo-editor composites are made.
+  feathered in, as photo-editor composites are made; a share (`poisson`) is pasted in the gradient
+  domain instead (Poisson image editing, Pérez et al. 2003: OpenCV's `seamlessClone`, a photo
+  editor's healing brush), which leaves no colour seam at the edge of the pasted part.
 
 A fifth of the bases are beautified first (skin smoothing, brightening, face slimming): a
 beautified real is real. Global augmentation, real and fake alike: colour, horizontal flip,
@@ -122,6 +124,22 @@ def match_color(src, dst, mask):
     dm, ds = d[w].mean(0), d[w].std(0) + 1e-3
     out = (s - sm) / ss * ds + dm
     return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+
+
+def poisson_paste(src, dst, mask):
+    """`src` pasted into `dst` in the gradient domain (OpenCV's `seamlessClone`, normal clone)
+    where the soft `mask` is over one half (`dst` itself where that region is empty); nothing
+    outside that region changes, so nothing outside `mask > 0`."""
+    region = (mask > 0.5).astype(np.uint8) * 255
+    region[:2], region[-2:], region[:, :2], region[:, -2:] = 0, 0, 0, 0
+    if cv2.countNonZero(region) < 20:
+        return dst.copy()
+    x, y, w, h = cv2.boundingRect(region)
+    # (x + w // 2, y + h // 2) puts the pasted region back where it is (checked on a shifted
+    # texture: a pixel either way leaves the gradients off). seamlessClone writes into the mask
+    # it is given (OpenCV 4.x), hence the copy; the region alone is taken from its result.
+    cloned = cv2.seamlessClone(src, dst, region.copy(), (x + w // 2, y + h // 2), cv2.NORMAL_CLONE)
+    return np.where(region[..., None] > 0, cloned, dst)
 
 
 # ---------------------------------------------------------------- beautification (stays real)
@@ -347,7 +365,7 @@ class PseudoFakeGenerator:
     per seed."""
 
     def __init__(self, images, landmarks, lm68, map_size, neighbours=None, p_beautify=0.2,
-                 kinds=(0.6, 0.2, 0.2), align_jitter=0.0, h264=None):
+                 kinds=(0.6, 0.2, 0.2), align_jitter=0.0, h264=None, poisson=0.0):
         self.images = images
         self.landmarks = landmarks
         self.lm68 = lm68
@@ -358,6 +376,7 @@ class PseudoFakeGenerator:
         self.kinds = np.asarray(kinds, np.float64) / np.sum(kinds)
         self.align_jitter = align_jitter
         self.h264 = h264 or h264_codec()
+        self.poisson = poisson
 
     def boundary(self, mask):
         b = 4 * mask * (1 - mask)
@@ -368,10 +387,12 @@ class PseudoFakeGenerator:
             return idx
         return int(rng.choice(self.neighbours[idx]))
 
-    def make_fake(self, base, idx, rng):
+    def make_fake(self, base, idx, rng, side=None):
         """Returns (real, fake, mask) made from `base` (crop `idx`, possibly beautified). The real
         is `base` itself, or, when a self-blend transformed its target, that target (as in SBI's
-        code: the pair then differs only inside the mask)."""
+        code: the pair then differs only inside the mask). `side` draws whether a part composite
+        is pasted in the gradient domain (a stream of its own, so that `poisson` 0 leaves every
+        other draw as it was; default: `rng`)."""
         lm = self.lm68[idx]
         inside = has_content(self.images[idx])
         content = inside.astype(np.uint8)
@@ -411,8 +432,11 @@ class PseudoFakeGenerator:
         # padded crops (faces near the photo's edge) would trip.
         valid = cv2.erode(content, np.ones((11, 11), np.uint8)).astype(np.float32)
         mask = (mask * cv2.GaussianBlur(valid, (0, 0), 2.0)).astype(np.float32)
-        m3 = mask[..., None]
-        fake = np.clip(src.astype(np.float32) * m3 + base.astype(np.float32) * (1 - m3) + 0.5, 0, 255).astype(np.uint8)
+        if kind == 2 and self.poisson > 0 and (rng if side is None else side).random() < self.poisson:
+            fake = poisson_paste(src, base, mask)
+        else:
+            m3 = mask[..., None]
+            fake = np.clip(src.astype(np.float32) * m3 + base.astype(np.float32) * (1 - m3) + 0.5, 0, 255).astype(np.uint8)
         # Outside-the-image padding (pure black, from the crop policy) stays pure black, so that
         # a tinted border is never a cue.
         fake[~inside] = 0
@@ -425,7 +449,7 @@ class PseudoFakeGenerator:
         base = self.images[idx]
         if rng.random() < self.p_beautify:
             base = beautify(base, self.landmarks[idx], rng)
-        base, fake, mask = self.make_fake(base, idx, rng)
+        base, fake, mask = self.make_fake(base, idx, rng, side=np.random.default_rng([*np.atleast_1d(seed), 1]))
         target = self.boundary(mask)
         if rng.random() < 0.5:
             base, fake, target = base[:, ::-1], fake[:, ::-1], target[:, ::-1]
