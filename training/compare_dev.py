@@ -10,8 +10,11 @@ videos at video level; FF++, one video pair, at frame level):
 
     python compare_dev.py work/dev_records_v8.jsonl work/dev_records_v9.jsonl
 
-An interval that holds 0 says the dev set cannot tell the two apart.
+An interval that holds 0 says the dev set cannot tell the two apart. Records also give Yonsei by
+the composites' own difficulty (the easy_/mid_/hard_ prefix of their names: each level's fakes
+against all the reals), read beside the four sets, not part of the rule in README.md.
 """
+import os
 import argparse
 import json
 
@@ -23,7 +26,9 @@ from facetell_train import dev
 from facetell_train.model import as_shipped, load_checkpoint
 
 NAMES = {"yonsei": "Yonsei", "lfw_swap": "LFW swaps", "live_swap": "live swaps (videos)",
-         "ffpp": "FF++ (frames)"}
+         "ffpp": "FF++ (frames)", "yonsei easy": "  Yonsei easy", "yonsei mid": "  Yonsei mid",
+         "yonsei hard": "  Yonsei hard"}
+LEVELS = ("easy", "mid", "hard")
 
 
 def from_checkpoints(a, b, crops):
@@ -57,12 +62,21 @@ def from_records(a, b, labels_csv):
 
     ia, ib = items(a), items(b)
     out = {}
-    for k in sorted(set(ia) & set(ib)):
-        labels, sa, sb = out.setdefault(k[0], ([], [], []))
+
+    def add(name, k):
+        labels, sa, sb = out.setdefault(name, ([], [], []))
         labels.append(ia[k][0])
         sa.append(ia[k][1])
         sb.append(ib[k][1])
-    return {name: tuple(np.asarray(v) for v in t) for name, t in out.items()}
+
+    for k in sorted(set(ia) & set(ib)):
+        add(k[0], k)
+        if k[0] == "yonsei":
+            for level in LEVELS:
+                if not ia[k][0] or os.path.basename(k[1]).startswith(level + "_"):
+                    add(f"yonsei {level}", k)
+    order = [n for n in NAMES if n in out] + [n for n in out if n not in NAMES]
+    return {name: tuple(np.asarray(v) for v in out[name]) for name in order}
 
 
 def main():
