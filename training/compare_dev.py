@@ -12,11 +12,12 @@ videos at video level; FF++, one video pair, at frame level):
 
 An interval that holds 0 says the dev set cannot tell the two apart. Records also give Yonsei by
 the composites' own difficulty (the easy_/mid_/hard_ prefix of their names: each level's fakes
-against all the reals), read beside the four sets, not part of the rule in README.md.
+against all the reals), read beside the four sets, not part of the rule in README.md, and each
+model's live pairs where the fake's video scores above its own real's.
 """
-import os
 import argparse
 import json
+import os
 
 import numpy as np
 
@@ -79,6 +80,17 @@ def from_records(a, b, labels_csv):
     return {name: tuple(np.asarray(v) for v in out[name]) for name in order}
 
 
+def live_pairs(records, labels_csv):
+    """(pairs where the fake live-swap video scores above its own real, pairs): a fake and its
+    real share a file name under fake/ and real/."""
+    real, fake = {}, {}
+    for rec, is_fake, name in dev.labelled_records(records, labels_csv):
+        if name == "live_swap" and rec["score"] is not None:
+            (fake if is_fake else real)[os.path.basename(rec["path"])] = rec["score"]
+    both = set(real) & set(fake)
+    return sum(fake[k] > real[k] for k in both), len(both)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("a", help="checkpoint, or facetell eval --records JSON Lines")
@@ -97,6 +109,9 @@ def main():
         print(f"{NAMES.get(name, name):<22} {len(labels):>6} {roc_auc_score(labels, sa):>6.3f} "
               f"{roc_auc_score(labels, sb):>6.3f} {diff:>+7.3f}  {low:+.3f} to {high:+.3f}")
         print(json.dumps({"set": name, "diff": round(diff, 4), "ci95": [round(low, 4), round(high, 4)]}))
+    if a.a.endswith(".jsonl"):
+        (above_a, n), (above_b, _) = (live_pairs(path, a.labels) for path in (a.a, a.b))
+        print(f"live pairs, fake above its own real: A {above_a} of {n}, B {above_b} of {n}")
 
 
 if __name__ == "__main__":
