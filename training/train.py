@@ -204,6 +204,9 @@ def main():
     p.add_argument("--poisson", type=float, default=0.0,
                    help="share of part composites pasted in the gradient domain (data.poisson_paste) instead "
                         "of feathered in; drawn on a stream of its own, so every other draw stays as it was")
+    p.add_argument("--poisson-faces", type=float, default=0.0,
+                   help="share of self-blends and face swap blends pasted in the gradient domain before they "
+                        "are feathered in (a 'seamless' merge); drawn like --poisson")
     p.add_argument("--align-jitter", type=float, default=0.0,
                    help="shift/scale each pair by up to this share of the crop (detector landmark noise); 0: off")
     p.add_argument("--h264", choices=("auto", "jpeg"), default="auto",
@@ -242,7 +245,8 @@ def main():
     archs = a.arch.split(",")
     map_size = boundary_map_size(archs[0], size)
     gen = PseudoFakeGenerator(images, lms, lm68, map_size, pose_neighbours(lms), kinds=kinds,
-                              align_jitter=a.align_jitter, h264=h264, poisson=a.poisson)
+                              align_jitter=a.align_jitter, h264=h264, poisson=a.poisson,
+                              poisson_faces=a.poisson_faces)
     ds = Pairs(gen, a.seed, a.samples)
     resumed = resumed_samples(out, archs) if a.resume else None
     if resumed:

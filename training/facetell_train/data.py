@@ -15,6 +15,10 @@ same global augmentation, so the pair differs only by the manipulation. Fakes, s
   domain instead (Poisson image editing, Pérez et al. 2003: OpenCV's `seamlessClone`, a photo
   editor's healing brush), which leaves no colour seam at the edge of the pasted part.
 
+A share of the self-blends and face swap blends (`poisson_faces`) is pasted in the gradient domain
+before the feathered blend, as face-swap tools' "seamless" merge does (DeepFaceLab): the blended
+face keeps its own texture and sharpness and takes the target's colour at its edge.
+
 A fifth of the bases are beautified first (skin smoothing, brightening, face slimming): a
 beautified real is real. Global augmentation, real and fake alike: colour, horizontal flip,
 sharpening, down/up resizing to as little as 0.25x, blur, noise, JPEG quality 40-100 or intra
@@ -365,7 +369,7 @@ class PseudoFakeGenerator:
     per seed."""
 
     def __init__(self, images, landmarks, lm68, map_size, neighbours=None, p_beautify=0.2,
-                 kinds=(0.6, 0.2, 0.2), align_jitter=0.0, h264=None, poisson=0.0):
+                 kinds=(0.6, 0.2, 0.2), align_jitter=0.0, h264=None, poisson=0.0, poisson_faces=0.0):
         self.images = images
         self.landmarks = landmarks
         self.lm68 = lm68
@@ -377,6 +381,7 @@ class PseudoFakeGenerator:
         self.align_jitter = align_jitter
         self.h264 = h264 or h264_codec()
         self.poisson = poisson
+        self.poisson_faces = poisson_faces
 
     def boundary(self, mask):
         b = 4 * mask * (1 - mask)
@@ -390,9 +395,10 @@ class PseudoFakeGenerator:
     def make_fake(self, base, idx, rng, side=None):
         """Returns (real, fake, mask) made from `base` (crop `idx`, possibly beautified). The real
         is `base` itself, or, when a self-blend transformed its target, that target (as in SBI's
-        code: the pair then differs only inside the mask). `side` draws whether a part composite
-        is pasted in the gradient domain (a stream of its own, so that `poisson` 0 leaves every
-        other draw as it was; default: `rng`)."""
+        code: the pair then differs only inside the mask). `side` draws whether a fake is pasted
+        in the gradient domain (a stream of its own, so that `poisson` and `poisson_faces` 0
+        leave every other draw as it was; default: `rng`)."""
+        side = rng if side is None else side
         lm = self.lm68[idx]
         inside = has_content(self.images[idx])
         content = inside.astype(np.uint8)
@@ -432,9 +438,13 @@ class PseudoFakeGenerator:
         # padded crops (faces near the photo's edge) would trip.
         valid = cv2.erode(content, np.ones((11, 11), np.uint8)).astype(np.float32)
         mask = (mask * cv2.GaussianBlur(valid, (0, 0), 2.0)).astype(np.float32)
-        if kind == 2 and self.poisson > 0 and (rng if side is None else side).random() < self.poisson:
+        if kind == 2 and self.poisson > 0 and side.random() < self.poisson:
             fake = poisson_paste(src, base, mask)
         else:
+            if kind != 2 and self.poisson_faces > 0 and side.random() < self.poisson_faces:
+                # "Seamless" merge: the face pasted in the gradient domain where the mask is over
+                # half its peak (blend ratios below 1 too), then feathered in through the mask.
+                src = poisson_paste(src, base, mask / max(float(mask.max()), 1e-6))
             m3 = mask[..., None]
             fake = np.clip(src.astype(np.float32) * m3 + base.astype(np.float32) * (1 - m3) + 0.5, 0, 255).astype(np.uint8)
         # Outside-the-image padding (pure black, from the crop policy) stays pure black, so that
