@@ -61,12 +61,13 @@ def test_pairs_hold_a_real_and_a_fake_of_the_same_face():
 
 def test_every_fake_kind_changes_the_face_inside_its_mask():
     images, lms, lm68 = synthetic_faces()
-    # (kind, share of part composites pasted in the gradient domain, share of faces pasted)
-    for kind, poisson, faces in ((0, 0.0, 0.0), (1, 0.0, 0.0), (2, 0.0, 0.0), (2, 1.0, 0.0), (0, 0.0, 1.0),
-                                 (1, 0.0, 1.0)):
+    # (kind, share of part composites pasted in the gradient domain, share of faces pasted, share
+    # of part composites made of the face's own parts)
+    for kind, poisson, faces, own in ((0, 0.0, 0.0, 0.0), (1, 0.0, 0.0, 0.0), (2, 0.0, 0.0, 0.0), (2, 1.0, 0.0, 0.0),
+                                      (0, 0.0, 1.0, 0.0), (1, 0.0, 1.0, 0.0), (2, 0.0, 0.0, 1.0), (2, 1.0, 0.0, 1.0)):
         weights = np.eye(3)[kind]
         gen = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=np.tile(np.arange(16), (16, 1)), kinds=weights,
-                                  poisson=poisson, poisson_faces=faces)
+                                  poisson=poisson, poisson_faces=faces, self_parts=own)
         for seed in range(8):
             idx = seed % 16
             real, fake, mask = gen.make_fake(images[idx], idx, np.random.default_rng(seed))
@@ -104,14 +105,29 @@ def test_gradient_domain_paste_changes_only_part_composites():
     assert np.array_equal(out[mask == 0], dst[mask == 0])
 
 
+def test_own_parts_change_only_part_composites():
+    images, lms, lm68 = synthetic_faces()
+    # Neighbours are other faces, so that a part composite's own parts differ from the other's.
+    nb = np.tile(np.arange(1, 17) % 16, (16, 1))
+    for kinds, lo, hi in (((0.0, 0.0, 1.0), 1, 12), ((0.5, 0.5, 0.0), 0, 1)):
+        before = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=nb, kinds=kinds, poisson=0.5)
+        own = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=nb, kinds=kinds, poisson=0.5, self_parts=0.5)
+        differ = 0
+        for i in range(12):
+            a, b = before.pair(i % 16, seed=(7, i)), own.pair(i % 16, seed=(7, i))
+            assert np.array_equal(a[0], b[0]) and np.array_equal(a[2], b[2]), f"pair {i}"
+            differ += not np.array_equal(a[1], b[1])
+        assert lo <= differ < hi, f"kinds {kinds}: {differ} of 12 fakes changed"
+
+
 def test_seamless_face_merge_changes_only_face_blends():
     images, lms, lm68 = synthetic_faces()
     nb = np.tile(np.arange(16), (16, 1))
     # Self-blends and swap blends change; part composites (and every real and target) stay as
     # they were, since the merge's draw has the paste's stream.
     for kinds, lo, hi in (((0.5, 0.5, 0.0), 1, 12), ((0.0, 0.0, 1.0), 0, 1)):
-        before = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=nb, kinds=kinds, poisson=1.0)
-        merged = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=nb, kinds=kinds, poisson=1.0,
+        before = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=nb, kinds=kinds, poisson=0.5)
+        merged = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=nb, kinds=kinds, poisson=0.5,
                                      poisson_faces=0.5)
         differ = 0
         for i in range(12):

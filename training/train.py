@@ -207,6 +207,9 @@ def main():
     p.add_argument("--poisson-faces", type=float, default=0.0,
                    help="share of self-blends and face swap blends pasted in the gradient domain before they "
                         "are feathered in (a 'seamless' merge); drawn like --poisson")
+    p.add_argument("--self-parts", type=float, default=0.0,
+                   help="share of part composites whose parts come from the same face, through a self-blend's "
+                        "source transform and shift (SBI for parts); drawn like --poisson")
     p.add_argument("--align-jitter", type=float, default=0.0,
                    help="shift/scale each pair by up to this share of the crop (detector landmark noise); 0: off")
     p.add_argument("--h264", choices=("auto", "jpeg"), default="auto",
@@ -246,7 +249,7 @@ def main():
     map_size = boundary_map_size(archs[0], size)
     gen = PseudoFakeGenerator(images, lms, lm68, map_size, pose_neighbours(lms), kinds=kinds,
                               align_jitter=a.align_jitter, h264=h264, poisson=a.poisson,
-                              poisson_faces=a.poisson_faces)
+                              poisson_faces=a.poisson_faces, self_parts=a.self_parts)
     ds = Pairs(gen, a.seed, a.samples)
     resumed = resumed_samples(out, archs) if a.resume else None
     if resumed:

@@ -13,7 +13,9 @@ same global augmentation, so the pair differs only by the manipulation. Fakes, s
   rotation jitter, colour-transferred, degraded on their own (JPEG, noise, resampling) and
   feathered in, as photo-editor composites are made; a share (`poisson`) is pasted in the gradient
   domain instead (Poisson image editing, Pérez et al. 2003: OpenCV's `seamlessClone`, a photo
-  editor's healing brush), which leaves no colour seam at the edge of the pasted part.
+  editor's healing brush), which leaves no colour seam at the edge of the pasted part. A share
+  (`self_parts`) takes its parts from the same face instead, through a self-blend's source
+  transform and shift (SBI for parts): only the statistics of the pasted parts differ.
 
 A share of the self-blends and face swap blends (`poisson_faces`) is pasted in the gradient domain
 before the feathered blend, as face-swap tools' "seamless" merge does (DeepFaceLab): the blended
@@ -369,7 +371,8 @@ class PseudoFakeGenerator:
     per seed."""
 
     def __init__(self, images, landmarks, lm68, map_size, neighbours=None, p_beautify=0.2,
-                 kinds=(0.6, 0.2, 0.2), align_jitter=0.0, h264=None, poisson=0.0, poisson_faces=0.0):
+                 kinds=(0.6, 0.2, 0.2), align_jitter=0.0, h264=None, poisson=0.0, poisson_faces=0.0,
+                 self_parts=0.0):
         self.images = images
         self.landmarks = landmarks
         self.lm68 = lm68
@@ -382,6 +385,7 @@ class PseudoFakeGenerator:
         self.h264 = h264 or h264_codec()
         self.poisson = poisson
         self.poisson_faces = poisson_faces
+        self.self_parts = self_parts
 
     def boundary(self, mask):
         b = 4 * mask * (1 - mask)
@@ -396,8 +400,9 @@ class PseudoFakeGenerator:
         """Returns (real, fake, mask) made from `base` (crop `idx`, possibly beautified). The real
         is `base` itself, or, when a self-blend transformed its target, that target (as in SBI's
         code: the pair then differs only inside the mask). `side` draws whether a fake is pasted
-        in the gradient domain (a stream of its own, so that `poisson` and `poisson_faces` 0
-        leave every other draw as it was; default: `rng`)."""
+        in the gradient domain and whether a part composite's parts are its own (a stream of its
+        own, so that `poisson`, `poisson_faces` and `self_parts` 0 leave every other draw as it
+        was; default: `rng`)."""
         side = rng if side is None else side
         lm = self.lm68[idx]
         inside = has_content(self.images[idx])
@@ -426,6 +431,10 @@ class PseudoFakeGenerator:
             if rng.random() < 0.3:
                 src = source_transform(src, rng)
         elif kind == 2:
+            pasted = self.poisson > 0 and side.random() < self.poisson
+            if self.self_parts > 0 and side.random() < self.self_parts:
+                # The face's own parts, transformed and shifted as a self-blend's source.
+                src, _ = random_affine(source_transform(base.copy(), side), content.astype(np.float32), side)
             mask = masks.elastic(masks.parts(lm, self.size, rng), rng)
             sigma = rng.uniform(1.0, 0.03 * self.size)
             mask = cv2.GaussianBlur(mask, (0, 0), sigma)
@@ -438,7 +447,7 @@ class PseudoFakeGenerator:
         # padded crops (faces near the photo's edge) would trip.
         valid = cv2.erode(content, np.ones((11, 11), np.uint8)).astype(np.float32)
         mask = (mask * cv2.GaussianBlur(valid, (0, 0), 2.0)).astype(np.float32)
-        if kind == 2 and self.poisson > 0 and side.random() < self.poisson:
+        if kind == 2 and pasted:
             fake = poisson_paste(src, base, mask)
         else:
             if kind != 2 and self.poisson_faces > 0 and side.random() < self.poisson_faces:
