@@ -80,19 +80,24 @@ def test_every_fake_kind_changes_the_face_inside_its_mask():
             assert changed[mask == 0].max() == 0, f"kind {kind}: change outside the mask"
 
 
+def changed_fakes(before, after, pairs, seed):
+    """How many of `pairs` fakes differ between two generators, checking that every real and
+    boundary target is the same: an option drawn on a stream of its own changes only its fakes."""
+    differ = 0
+    for i in range(pairs):
+        a, b = before.pair(i % 16, seed=(seed, i)), after.pair(i % 16, seed=(seed, i))
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[2], b[2]), f"pair {i}"
+        differ += not np.array_equal(a[1], b[1])
+    return differ
+
+
 def test_gradient_domain_paste_changes_only_part_composites():
     images, lms, lm68 = synthetic_faces()
     nb = np.tile(np.arange(16), (16, 1))
     kinds = (0.5, 0.2, 0.3)
     feathered = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=nb, kinds=kinds)
     pasted = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=nb, kinds=kinds, poisson=1.0)
-    differ = 0
-    for i in range(24):
-        a, b = feathered.pair(i % 16, seed=(4, i)), pasted.pair(i % 16, seed=(4, i))
-        # Its draw has a stream of its own: the real, the boundary target and every other kind
-        # of fake are the same pairs as without it.
-        assert np.array_equal(a[0], b[0]) and np.array_equal(a[2], b[2]), f"pair {i}"
-        differ += not np.array_equal(a[1], b[1])
+    differ = changed_fakes(feathered, pasted, 24, seed=4)
     assert 0 < differ < 24, f"{differ} of 24 fakes changed; part composites are 30% of them"
     # Pasted into a flat grey face, a flat brighter part takes the face's level at its edge:
     # no colour seam, unlike feathering.
@@ -105,36 +110,19 @@ def test_gradient_domain_paste_changes_only_part_composites():
     assert np.array_equal(out[mask == 0], dst[mask == 0])
 
 
-def test_own_parts_change_only_part_composites():
+def test_own_parts_and_merged_faces_change_only_their_kind():
     images, lms, lm68 = synthetic_faces()
     # Neighbours are other faces, so that a part composite's own parts differ from the other's.
     nb = np.tile(np.arange(1, 17) % 16, (16, 1))
-    for kinds, lo, hi in (((0.0, 0.0, 1.0), 1, 12), ((0.5, 0.5, 0.0), 0, 1)):
-        before = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=nb, kinds=kinds, poisson=0.5)
-        own = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=nb, kinds=kinds, poisson=0.5, self_parts=0.5)
-        differ = 0
-        for i in range(12):
-            a, b = before.pair(i % 16, seed=(7, i)), own.pair(i % 16, seed=(7, i))
-            assert np.array_equal(a[0], b[0]) and np.array_equal(a[2], b[2]), f"pair {i}"
-            differ += not np.array_equal(a[1], b[1])
-        assert lo <= differ < hi, f"kinds {kinds}: {differ} of 12 fakes changed"
-
-
-def test_seamless_face_merge_changes_only_face_blends():
-    images, lms, lm68 = synthetic_faces()
-    nb = np.tile(np.arange(16), (16, 1))
-    # Self-blends and swap blends change; part composites (and every real and target) stay as
-    # they were, since the merge's draw has the paste's stream.
-    for kinds, lo, hi in (((0.5, 0.5, 0.0), 1, 12), ((0.0, 0.0, 1.0), 0, 1)):
-        before = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=nb, kinds=kinds, poisson=0.5)
-        merged = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=nb, kinds=kinds, poisson=0.5,
-                                     poisson_faces=0.5)
-        differ = 0
-        for i in range(12):
-            a, b = before.pair(i % 16, seed=(6, i)), merged.pair(i % 16, seed=(6, i))
-            assert np.array_equal(a[0], b[0]) and np.array_equal(a[2], b[2]), f"pair {i}"
-            differ += not np.array_equal(a[1], b[1])
-        assert lo <= differ < hi, f"kinds {kinds}: {differ} of 12 fakes changed"
+    parts, faces = (0.0, 0.0, 1.0), (0.5, 0.5, 0.0)
+    # (option, the kinds of fake it changes, the kinds it leaves alone)
+    for option, changes, keeps in (("self_parts", parts, faces), ("poisson_faces", faces, parts)):
+        for kinds, lo, hi in ((changes, 1, 12), (keeps, 0, 1)):
+            before = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=nb, kinds=kinds, poisson=0.5)
+            after = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=nb, kinds=kinds, poisson=0.5,
+                                        **{option: 0.5})
+            differ = changed_fakes(before, after, 12, seed=7)
+            assert lo <= differ < hi, f"{option}, kinds {kinds}: {differ} of 12 fakes changed"
 
 
 def test_hull_masks_cover_the_face():
