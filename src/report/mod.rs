@@ -7,7 +7,7 @@
 //! file, in the order files finish:
 //!
 //! ```json
-//! {"path": "a.jpg", "kind": "image", "label": "fake", "score": 0.99, "threshold": 0.8646,
+//! {"path": "a.jpg", "kind": "image", "label": "fake", "score": 0.99, "threshold": 0.8814,
 //!  "faces": [{"box": [x, y, w, h], "landmarks": [[x, y], ...5], "detection": 0.99,
 //!             "score": 0.99, "reason": null}],
 //!  "error": null}

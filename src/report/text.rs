@@ -4,10 +4,10 @@
 //! highest-scoring first).
 //!
 //! ```text
-//! fake    0.9931 >= 0.8646 crowd.jpg  8 faces, 7 scored
+//! fake    0.9931 >= 0.8814 crowd.jpg  8 faces, 7 scored
 //!     face 3  at 1212,773 101x140  0.9931 fake
 //!     face 5  at 40,61 22x27  not scored: smaller than --min-face
-//! real    0.4742 < 0.8646  street.mp4  32 frames sampled, 32 with faces, 12 tracks over 19.9 s
+//! real    0.4742 < 0.8814  street.mp4  32 frames sampled, 32 with faces, 12 tracks over 19.9 s
 //!     track 4  0.9912 fake  3.2-7.9 s, 12 frames
 //! ```
 //!
