@@ -408,6 +408,7 @@ class PseudoFakeGenerator:
         inside = has_content(self.images[idx])
         content = inside.astype(np.uint8)
         kind = rng.choice(3, p=self.kinds)
+        pasted = False  # a part composite pasted in the gradient domain (drawn below)
         if kind == 0:
             src, tgt = base.copy(), base.copy()
             if rng.random() < 0.5:
@@ -447,7 +448,7 @@ class PseudoFakeGenerator:
         # padded crops (faces near the photo's edge) would trip.
         valid = cv2.erode(content, np.ones((11, 11), np.uint8)).astype(np.float32)
         mask = (mask * cv2.GaussianBlur(valid, (0, 0), 2.0)).astype(np.float32)
-        if kind == 2 and pasted:
+        if pasted:
             fake = poisson_paste(src, base, mask)
         else:
             if kind != 2 and self.poisson_faces > 0 and side.random() < self.poisson_faces:
