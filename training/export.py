@@ -1,6 +1,8 @@
 """Exports a trained checkpoint, or the average of several (`--ckpt` repeated: one graph that
 averages their logits and boundary maps, `model.Average`), to ONNX (legacy exporter, opset 17,
-dynamic batch) into models/ and records it in models/manifest.toml.
+dynamic batch) into models/ and records it in models/manifest.toml (or into another models folder,
+`--models DIR`, holding a copy of the manifest: a candidate scored by `facetell eval --models DIR`
+while models/ stays as shipped; `candidate.sh` does that).
 
 Weights are stored as float16 (`onnx_f16.store_weights_as_float16`: a `Cast` turns them into
 float32 constants when the model loads, so inference runs in float32 as before): the file is half
@@ -15,6 +17,7 @@ output order. The threshold is kept if one is already there (choose_threshold.py
 """
 import argparse
 import hashlib
+import pathlib
 import re
 import textwrap
 
@@ -22,7 +25,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from facetell_train.manifest import MANIFEST, MEAN, REPO, STD, load
+from facetell_train.manifest import MANIFEST, MEAN, STD, load
 from facetell_train.model import as_shipped, load_classifier
 from facetell_train.onnx_f16 import store_weights_as_float16
 
@@ -31,14 +34,17 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--ckpt", action="append", required=True, help="repeat for an ensemble")
     p.add_argument("--name", default="facetell-lite0-224-v3")
+    p.add_argument("--models", type=pathlib.Path, default=MANIFEST.parent,
+                   help="the models folder to write into and whose manifest.toml to update")
     a = p.parse_args()
 
     model, ckpts = load_classifier(a.ckpt)
     size = ckpts[0]["size"]
-    assert all(c["size"] == load()["crop"]["size"] for c in ckpts), \
+    assert all(c["size"] == load(a.models / "manifest.toml")["crop"]["size"] for c in ckpts), \
         "checkpoint crop size differs from the manifest's"
     model = as_shipped(model, size)
-    out = REPO / "models" / f"{a.name}.onnx"
+    out = a.models / f"{a.name}.onnx"
+    manifest = a.models / "manifest.toml"
     dummy = torch.zeros(2, 3, size, size)
     torch.onnx.export(model, (dummy,), str(out), dynamo=False, opset_version=17,
                       input_names=["crop"], output_names=["logit", "boundary"],
@@ -52,8 +58,8 @@ def main():
     print("torch vs onnxruntime max abs diff", float(np.abs(ref - got).max()))
 
     sha = hashlib.sha256(out.read_bytes()).hexdigest()
-    text = MANIFEST.read_text()
-    old = load().get("classifier", {})
+    text = manifest.read_text()
+    old = load(manifest).get("classifier", {})
     threshold = old.get("threshold", 0.5)
     which = " and ".join(
         f"{c['arch']}, {'ImageNet-pretrained' if c['args'].get('pretrained') else 'from scratch'}, "
@@ -77,8 +83,8 @@ boundary_output = 1
 threshold = {threshold}
 """
     text = re.split(r"^\[classifier\]", text, flags=re.M)[0].rstrip() + "\n\n" + section
-    MANIFEST.write_text(text)
-    print(f"wrote {out} ({out.stat().st_size} bytes, sha256 {sha}) and updated {MANIFEST}")
+    manifest.write_text(text)
+    print(f"wrote {out} ({out.stat().st_size} bytes, sha256 {sha}) and updated {manifest}")
 
 
 if __name__ == "__main__":
