@@ -32,6 +32,7 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use facetell::video::Sampling;
 use facetell::{Detector, Error, FileReport, Scanner, Verdict};
+use http_body_util::BodyExt as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
@@ -347,9 +348,7 @@ async fn scan(
     // Admission: running plus waiting requests are bounded; beyond that, 503 at once.
     let Ok(admitted) = Arc::clone(&app.admitted).try_acquire_owned() else {
         app.metrics.error("queue_full");
-        // Read the upload to its end (and drop it), so the client gets this answer instead of
-        // a connection reset while it is still sending.
-        let _ = axum::body::to_bytes(request.into_body(), app.settings.max_body).await;
+        discard(request.into_body(), app.settings.max_body).await;
         let response = error(
             StatusCode::SERVICE_UNAVAILABLE,
             "queue_full",
@@ -437,6 +436,28 @@ struct Files {
     multipart: bool,
 }
 
+/// How many times `--max-body-size` of a refused upload is read (and dropped) at most.
+const DISCARD_FACTOR: usize = 4;
+/// How long a refused upload is read at most.
+const DISCARD_TIME: Duration = Duration::from_secs(10);
+
+/// Reads a refused request's body to its end (at most `DISCARD_FACTOR` times `max_body` bytes, for
+/// at most `DISCARD_TIME`) and drops it as it comes, so that a client still sending gets the
+/// answer instead of a connection reset (a broken pipe on its side).
+async fn discard(mut body: axum::body::Body, max_body: usize) {
+    let limit = max_body.saturating_mul(DISCARD_FACTOR);
+    let drain = async {
+        let mut read = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            read += frame.data_ref().map_or(0, Bytes::len);
+            if read > limit {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DISCARD_TIME, drain).await;
+}
+
 async fn read_files(
     request: Request,
     name: Option<String>,
@@ -452,6 +473,12 @@ async fn read_files(
             ),
         )
     };
+    let declared = (request.headers().get(header::CONTENT_LENGTH))
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max_body as u64) {
+        discard(request.into_body(), max_body).await;
+        return Err(too_large(()));
+    }
     let is_multipart = request
         .headers()
         .get(header::CONTENT_TYPE)
