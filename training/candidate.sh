@@ -2,13 +2,15 @@
 # Scores a candidate checkpoint through the product, as it would ship, without touching models/:
 # exports it (float16, as export.py ships it) into target/cand_NAME beside a copy of the manifest
 # and the detector, runs `facetell eval` on every dev set with its records kept in
-# work/dev_records_NAME.jsonl, and compares those with the shipped model's records by the paired
-# rule ("Paired intervals" in README.md).
+# work/dev_records_NAME.jsonl and on the beautified dev reals, sets its own threshold in that copy
+# of the manifest (5% of the dev reals and of the beautified ones), scans the real street fixture
+# with it, and compares the dev records with the shipped model's by the paired rule ("Paired
+# intervals" in README.md): every part of the rule, in one run.
 #
 #   sh candidate.sh NAME CKPT [SHIPPED_RECORDS]
 #   sh candidate.sh ownparts12 work/ownparts12/epoch4.pt work/dev_records_v12.jsonl
 #
-# Needs target/release/facetell (make setup && cargo build --release); about 90 s on 2 cores.
+# Needs target/release/facetell (make setup && cargo build --release); about 3 minutes on 2 cores.
 set -eu
 cd "$(dirname "$0")"
 [ $# -ge 2 ] || { echo "usage: sh candidate.sh NAME CKPT [SHIPPED_RECORDS]" >&2; exit 2; }
@@ -19,6 +21,14 @@ cp ../models/manifest.toml ../models/centerface.onnx "$dir"/
 .venv/bin/python export.py --ckpt "$ckpt" --name "facetell-mnv2-224-$name" --models "$dir"
 ../target/release/facetell eval --labels ../../shared/data/dev/labels.csv --root ../../shared/data \
     --models "$dir" --records "work/dev_records_$name.jsonl" | tee "work/eval_$name.txt"
+beautified=/tmp/facetell-beautified
+[ -f $beautified/labels.csv ] || .venv/bin/python beautify_dev.py --out $beautified
+../target/release/facetell eval --labels $beautified/labels.csv --root $beautified --models "$dir" \
+    --records "work/beautified_records_$name.jsonl" > "work/eval_beautified_$name.txt"
+.venv/bin/python choose_threshold.py --records "work/dev_records_$name.jsonl" --fpr 0.05 \
+    --also-reals "work/beautified_records_$name.jsonl" --manifest "$dir/manifest.toml" \
+    | tee "work/threshold_$name.log"
+../target/release/facetell scan --models "$dir" --format text ../../shared/data/fixtures/video.mp4
 if [ -n "$shipped" ]; then
     .venv/bin/python compare_dev.py "$shipped" "work/dev_records_$name.jsonl" | grep -v '^{' \
         | tee "work/compare_$name.log"

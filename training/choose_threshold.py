@@ -35,6 +35,7 @@ def main():
     p.add_argument("--also-reals", action="append", default=[],
                    help="records of a scan of real files only, held to the same rate (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="print, do not write the manifest")
+    p.add_argument("--manifest", default=MANIFEST, help="the manifest to write (a candidate's copy: candidate.sh)")
     a = p.parse_args()
     by_set = {}
     for r, fake, name in dev.labelled_records(a.records, a.labels):
@@ -55,8 +56,9 @@ def main():
         f = np.array([s for fake, s in v if fake])
         print(f"| {name} | {len(r)} | {len(f)} | {(r >= threshold).mean():.3f} | {(f >= threshold).mean():.3f} |")
     if not a.dry_run:
-        text = re.sub(r"^threshold = .*$", f"threshold = {threshold}", MANIFEST.read_text(), flags=re.M)
-        MANIFEST.write_text(text)
+        text = re.sub(r"^threshold = .*$", f"threshold = {threshold}", open(a.manifest).read(), flags=re.M)
+        with open(a.manifest, "w") as f:
+            f.write(text)
 
 
 if __name__ == "__main__":

@@ -91,6 +91,20 @@ def live_pairs(records, labels_csv):
     return sum(fake[k] > real[k] for k in both), len(both)
 
 
+def verdict(intervals):
+    """The paired rule's dev-set half (README.md, "Paired intervals"), on the four sets: B replaces A
+    when no interval lies wholly below 0 and at least one wholly above. (The rest of the rule, the
+    street fixture real and the beautified reals at most 5%, is candidate.sh's.)"""
+    rule = [name for name in ("yonsei", "lfw_swap", "live_swap", "ffpp") if name in intervals]
+    below = [NAMES[n] for n in rule if intervals[n][1] < 0]
+    above = [NAMES[n] for n in rule if intervals[n][0] > 0]
+    if below:
+        return f"paired rule: B fails ({', '.join(below)} wholly below 0)"
+    if not above:
+        return "paired rule: B fails (no set wholly above 0)"
+    return f"paired rule: B passes on the dev sets ({', '.join(above)} wholly above 0, none below)"
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("a", help="checkpoint, or facetell eval --records JSON Lines")
@@ -104,14 +118,17 @@ def main():
         sets = from_checkpoints(a.a, a.b, a.dev)
     print(f"A = {a.a}\nB = {a.b}")
     print(f"{'set':<22} {'items':>6} {'A':>6} {'B':>6} {'B - A':>7}  95% interval")
+    intervals = {}
     for name, (labels, sa, sb) in sets.items():
         diff, low, high = dev.paired_difference(labels, sa, sb)
+        intervals[name] = (low, high)
         print(f"{NAMES.get(name, name):<22} {len(labels):>6} {roc_auc_score(labels, sa):>6.3f} "
               f"{roc_auc_score(labels, sb):>6.3f} {diff:>+7.3f}  {low:+.3f} to {high:+.3f}")
         print(json.dumps({"set": name, "diff": round(diff, 4), "ci95": [round(low, 4), round(high, 4)]}))
     if a.a.endswith(".jsonl"):
         (above_a, n), (above_b, _) = (live_pairs(path, a.labels) for path in (a.a, a.b))
         print(f"live pairs, fake above its own real: A {above_a} of {n}, B {above_b} of {n}")
+    print(verdict(intervals))
 
 
 if __name__ == "__main__":
