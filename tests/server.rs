@@ -302,6 +302,8 @@ fn every_error_path_has_its_status_and_message() {
         413,
         "over the server's limit of 300000 bytes",
     );
+    // The same for every refusal made before the upload is read.
+    case("?threshold=2", &vec![0xFF; 250_000], 400, "outside 0..1");
     // A file's own problems: its record, with the CLI's wording.
     let dir = tempfile::tempdir().unwrap();
     for (name, bytes, status) in [

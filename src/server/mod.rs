@@ -320,41 +320,75 @@ impl ScanQuery {
     }
 }
 
-async fn scan(
-    State(app): State<Arc<App>>,
+/// What a scan request was admitted with: its options, the loaded models, its frame sampling and
+/// its place among the running and waiting requests.
+struct Admitted<'a> {
+    query: ScanQuery,
+    loaded: &'a Loaded,
+    sampling: Sampling,
+    permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Every check made before the upload is read: the query, the models, the declared body size and
+/// the queue. A refusal is the answer to send (boxed: a `Response` is large for an `Err`).
+fn admit<'a>(
+    app: &'a Arc<App>,
     query: Result<Query<ScanQuery>, axum::extract::rejection::QueryRejection>,
-    request: Request,
-) -> Response {
-    let Query(query) = match query {
-        Ok(q) => q,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_request", e.body_text()),
-    };
+    headers: &header::HeaderMap,
+) -> Result<Admitted<'a>, Box<Response>> {
+    let Query(query) = query
+        .map_err(|e| Box::new(error(StatusCode::BAD_REQUEST, "bad_request", e.body_text())))?;
     if let Some(t) = query.threshold
         && !(0.0..=1.0).contains(&t)
     {
-        return error(
+        return Err(Box::new(error(
             StatusCode::BAD_REQUEST,
             "bad_request",
             format!("threshold {t} is outside 0..1"),
-        );
+        )));
     }
-    let Some(loaded) = app.loaded.get() else {
-        return not_ready();
-    };
-    let sampling = match query.sampling(loaded.scanner.detector().config().video.sampling) {
-        Ok(s) => s,
-        Err(message) => return error(StatusCode::BAD_REQUEST, "bad_request", message),
-    };
+    let loaded = app.loaded.get().ok_or_else(|| Box::new(not_ready()))?;
+    let sampling = (query.sampling(loaded.scanner.detector().config().video.sampling))
+        .map_err(|message| Box::new(error(StatusCode::BAD_REQUEST, "bad_request", message)))?;
+    let declared =
+        (headers.get(header::CONTENT_LENGTH)).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > app.settings.max_body as u64) {
+        return Err(Box::new(too_large(app.settings.max_body)));
+    }
     // Admission: running plus waiting requests are bounded; beyond that, 503 at once.
-    let Ok(admitted) = Arc::clone(&app.admitted).try_acquire_owned() else {
+    let Ok(permit) = Arc::clone(&app.admitted).try_acquire_owned() else {
         app.metrics.error("queue_full");
-        discard(request.into_body(), app.settings.max_body).await;
         let response = error(
             StatusCode::SERVICE_UNAVAILABLE,
             "queue_full",
             "every worker is busy and the queue is full; retry after a second",
         );
-        return with_header(response, header::RETRY_AFTER, "1");
+        return Err(Box::new(with_header(response, header::RETRY_AFTER, "1")));
+    };
+    Ok(Admitted {
+        query,
+        loaded,
+        sampling,
+        permit,
+    })
+}
+
+async fn scan(
+    State(app): State<Arc<App>>,
+    query: Result<Query<ScanQuery>, axum::extract::rejection::QueryRejection>,
+    request: Request,
+) -> Response {
+    let Admitted {
+        query,
+        loaded,
+        sampling,
+        permit: admitted,
+    } = match admit(&app, query, request.headers()) {
+        Ok(admitted) => admitted,
+        Err(refusal) => {
+            discard(request.into_body(), app.settings.max_body).await;
+            return *refusal;
+        }
     };
     let files = match read_files(request, query.name.clone(), app.settings.max_body).await {
         Ok(files) => files,
@@ -436,6 +470,18 @@ struct Files {
     multipart: bool,
 }
 
+/// The answer to a request body over `--max-body-size`.
+fn too_large(max_body: usize) -> Response {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!(
+            "the request body is over the server's limit of {max_body} bytes; send smaller files \
+             or raise --max-body-size"
+        ),
+    )
+}
+
 /// How many times `--max-body-size` of a refused upload is read (and dropped) at most.
 const DISCARD_FACTOR: usize = 4;
 /// How long a refused upload is read at most.
@@ -443,7 +489,8 @@ const DISCARD_TIME: Duration = Duration::from_secs(10);
 
 /// Reads a refused request's body to its end (at most `DISCARD_FACTOR` times `max_body` bytes, for
 /// at most `DISCARD_TIME`) and drops it as it comes, so that a client still sending gets the
-/// answer instead of a connection reset (a broken pipe on its side).
+/// answer instead of a connection reset (a broken pipe on its side). Every refusal made before the
+/// upload is read goes through here (`admit`).
 async fn discard(mut body: axum::body::Body, max_body: usize) {
     let limit = max_body.saturating_mul(DISCARD_FACTOR);
     let drain = async {
@@ -463,22 +510,6 @@ async fn read_files(
     name: Option<String>,
     max_body: usize,
 ) -> Result<Files, Response> {
-    let too_large = |_| {
-        error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!(
-                "the request body is over the server's limit of {max_body} bytes; send smaller \
-                 files or raise --max-body-size"
-            ),
-        )
-    };
-    let declared = (request.headers().get(header::CONTENT_LENGTH))
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max_body as u64) {
-        discard(request.into_body(), max_body).await;
-        return Err(too_large(()));
-    }
     let is_multipart = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -487,7 +518,7 @@ async fn read_files(
     if !is_multipart {
         let body = Bytes::from_request(request, &()).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                too_large(())
+                too_large(max_body)
             } else {
                 error(StatusCode::BAD_REQUEST, "bad_request", e.body_text())
             }
@@ -514,7 +545,7 @@ async fn read_files(
             Ok(Some(field)) => field,
             Ok(None) => break,
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(too_large(()));
+                return Err(too_large(max_body));
             }
             Err(e) => return Err(error(StatusCode::BAD_REQUEST, "bad_request", e.body_text())),
         };
@@ -522,7 +553,7 @@ async fn read_files(
         match field.bytes().await {
             Ok(bytes) => items.push((name, bytes)),
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(too_large(()));
+                return Err(too_large(max_body));
             }
             Err(e) => return Err(error(StatusCode::BAD_REQUEST, "bad_request", e.body_text())),
         }
