@@ -12,6 +12,7 @@ camera-app filters stay inside the same false-positive budget).
 """
 import argparse
 import json
+import pathlib
 import re
 
 import numpy as np
@@ -35,7 +36,7 @@ def main():
     p.add_argument("--also-reals", action="append", default=[],
                    help="records of a scan of real files only, held to the same rate (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="print, do not write the manifest")
-    p.add_argument("--manifest", default=MANIFEST, help="the manifest to write (a candidate's copy: candidate.sh)")
+    p.add_argument("--manifest", type=pathlib.Path, default=MANIFEST, help="the manifest to write (a candidate's copy: candidate.sh)")
     a = p.parse_args()
     by_set = {}
     for r, fake, name in dev.labelled_records(a.records, a.labels):
@@ -56,9 +57,8 @@ def main():
         f = np.array([s for fake, s in v if fake])
         print(f"| {name} | {len(r)} | {len(f)} | {(r >= threshold).mean():.3f} | {(f >= threshold).mean():.3f} |")
     if not a.dry_run:
-        text = re.sub(r"^threshold = .*$", f"threshold = {threshold}", open(a.manifest).read(), flags=re.M)
-        with open(a.manifest, "w") as f:
-            f.write(text)
+        text = re.sub(r"^threshold = .*$", f"threshold = {threshold}", a.manifest.read_text(), flags=re.M)
+        a.manifest.write_text(text)
 
 
 if __name__ == "__main__":

@@ -38,13 +38,13 @@ def main():
                    help="the models folder to write into and whose manifest.toml to update")
     a = p.parse_args()
 
+    manifest = a.models / "manifest.toml"
     model, ckpts = load_classifier(a.ckpt)
     size = ckpts[0]["size"]
-    assert all(c["size"] == load(a.models / "manifest.toml")["crop"]["size"] for c in ckpts), \
+    assert all(c["size"] == load(manifest)["crop"]["size"] for c in ckpts), \
         "checkpoint crop size differs from the manifest's"
     model = as_shipped(model, size)
     out = a.models / f"{a.name}.onnx"
-    manifest = a.models / "manifest.toml"
     dummy = torch.zeros(2, 3, size, size)
     torch.onnx.export(model, (dummy,), str(out), dynamo=False, opset_version=17,
                       input_names=["crop"], output_names=["logit", "boundary"],
