@@ -4,10 +4,10 @@
 //! # JSON Lines format
 //!
 //! `--format jsonl` (the default when stdout is not a terminal) writes one JSON object per input
-//! file, in the order files finish:
+//! file, in the order files finish (here a scan with `--threshold 0.9`):
 //!
 //! ```json
-//! {"path": "a.jpg", "kind": "image", "label": "fake", "score": 0.99, "threshold": 0.8814,
+//! {"path": "a.jpg", "kind": "image", "label": "fake", "score": 0.99, "threshold": 0.9,
 //!  "faces": [{"box": [x, y, w, h], "landmarks": [[x, y], ...5], "detection": 0.99,
 //!             "score": 0.99, "reason": null}],
 //!  "error": null}

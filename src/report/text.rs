@@ -1,13 +1,13 @@
 //! The text format, for a person at a terminal: one line per file with the verdict, the score
 //! against the threshold, the path and what was found; under it, one indented line per face (an
 //! image with several faces, or every image under `verbose`) or per person tracked (a video: the
-//! highest-scoring first).
+//! highest-scoring first). Here a scan with `--threshold 0.9`:
 //!
 //! ```text
-//! fake    0.9931 >= 0.8814 crowd.jpg  8 faces, 7 scored
+//! fake    0.9931 >= 0.9000 crowd.jpg  8 faces, 7 scored
 //!     face 3  at 1212,773 101x140  0.9931 fake
 //!     face 5  at 40,61 22x27  not scored: smaller than --min-face
-//! real    0.4742 < 0.8814  street.mp4  32 frames sampled, 32 with faces, 12 tracks over 19.9 s
+//! real    0.4742 < 0.9000  street.mp4  32 frames sampled, 32 with faces, 12 tracks over 19.9 s
 //!     track 4  0.9912 fake  3.2-7.9 s, 12 frames
 //! ```
 //!
