@@ -10,6 +10,8 @@
 #   sh candidate.sh NAME CKPT [SHIPPED_RECORDS]
 #   sh candidate.sh ownparts12 work/ownparts12/epoch4.pt work/dev_records_v12.jsonl
 #
+# A candidate that passes ships with ship.sh, which reuses what this run measured.
+#
 # Needs target/release/facetell (make setup && cargo build --release); about 3 minutes on 2 cores.
 set -eu
 cd "$(dirname "$0")"
@@ -28,7 +30,9 @@ beautified=/tmp/facetell-beautified
 .venv/bin/python choose_threshold.py --records "work/dev_records_$name.jsonl" --fpr 0.05 \
     --also-reals "work/beautified_records_$name.jsonl" --manifest "$dir/manifest.toml" \
     | tee "work/threshold_$name.log"
-../target/release/facetell scan --models "$dir" --format text ../../shared/data/fixtures/video.mp4
+../target/release/facetell scan --models "$dir" --format jsonl ../../shared/data/fixtures/video.mp4 \
+    > "work/fixture_$name.jsonl"
+.venv/bin/python fixture.py "work/fixture_$name.jsonl"
 if [ -n "$shipped" ]; then
     .venv/bin/python compare_dev.py "$shipped" "work/dev_records_$name.jsonl" | grep -v '^{' \
         | tee "work/compare_$name.log"
