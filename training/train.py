@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from facetell_train import data
 from facetell_train import dev as devsets
-from facetell_train.data import PseudoFakeGenerator, load_crops, pose_neighbours, to_tensor
+from facetell_train.data import SWAP_TRANSFORM, PseudoFakeGenerator, load_crops, pose_neighbours, to_tensor
 from facetell_train.model import FaceSwapNet
 
 
@@ -210,6 +210,10 @@ def main():
     p.add_argument("--self-parts", type=float, default=0.0,
                    help="share of part composites whose parts come from the same face, through a self-blend's "
                         "source transform and shift (SBI for parts); drawn like --poisson")
+    p.add_argument("--swap-transform", type=float, default=SWAP_TRANSFORM,
+                   help="share of face swap blends whose face goes through a self-blend's source transform "
+                        "(colour, then resampling or sharpening) first; above the default (%(default)s) the further "
+                        "ones are drawn like --poisson")
     p.add_argument("--align-jitter", type=float, default=0.0,
                    help="shift/scale each pair by up to this share of the crop (detector landmark noise); 0: off")
     p.add_argument("--h264", choices=("auto", "jpeg"), default="auto",
@@ -249,7 +253,8 @@ def main():
     map_size = boundary_map_size(archs[0], size)
     gen = PseudoFakeGenerator(images, lms, lm68, map_size, pose_neighbours(lms), kinds=kinds,
                               align_jitter=a.align_jitter, h264=h264, poisson=a.poisson,
-                              poisson_faces=a.poisson_faces, self_parts=a.self_parts)
+                              poisson_faces=a.poisson_faces, self_parts=a.self_parts,
+                              swap_transform=a.swap_transform)
     ds = Pairs(gen, a.seed, a.samples)
     resumed = resumed_samples(out, archs) if a.resume else None
     if resumed:

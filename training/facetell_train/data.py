@@ -8,7 +8,9 @@ same global augmentation, so the pair differs only by the manipulation. Fakes, s
   down-scaling or sharpening transform on source or target, a small affine shift/scale of the
   source, pasted back through a hull-family mask (`masks.py`);
 - face swap blend (Li et al., face X-ray, CVPR 2020, 20%): another real face with a similar pose,
-  aligned on its 68 landmarks and colour-matched, pasted through a hull-family mask;
+  aligned on its 68 landmarks and colour-matched, pasted through a hull-family mask; a share
+  (`swap_transform`, 30% by default) goes through the self-blend's source transform first (a
+  face from another camera or a generator: other colour, resampled or sharpened);
 - part composite (20%): eyes, brows, nose and/or mouth of another face, aligned with scale and
   rotation jitter, colour-transferred, degraded on their own (JPEG, noise, resampling) and
   feathered in, as photo-editor composites are made; a share (`poisson`) is pasted in the gradient
@@ -366,13 +368,18 @@ def global_augment(images, rng, h264=h264_intra):
 # ---------------------------------------------------------------- sample generator
 
 
+# Share of face swap blends whose source goes through `source_transform` (the recipe's since v3;
+# `swap_transform` raises it).
+SWAP_TRANSFORM = 0.3
+
+
 class PseudoFakeGenerator:
     """Makes (real, fake) pairs with their boundary targets from real crops, deterministically
     per seed."""
 
     def __init__(self, images, landmarks, lm68, map_size, neighbours=None, p_beautify=0.2,
                  kinds=(0.6, 0.2, 0.2), align_jitter=0.0, h264=None, poisson=0.0, poisson_faces=0.0,
-                 self_parts=0.0):
+                 self_parts=0.0, swap_transform=SWAP_TRANSFORM):
         self.images = images
         self.landmarks = landmarks
         self.lm68 = lm68
@@ -386,6 +393,7 @@ class PseudoFakeGenerator:
         self.poisson = poisson
         self.poisson_faces = poisson_faces
         self.self_parts = self_parts
+        self.swap_transform = swap_transform
 
     def boundary(self, mask):
         b = 4 * mask * (1 - mask)
@@ -401,8 +409,8 @@ class PseudoFakeGenerator:
         is `base` itself, or, when a self-blend transformed its target, that target (as in SBI's
         code: the pair then differs only inside the mask). `side` draws whether a fake is pasted
         in the gradient domain and whether a part composite's parts are its own (a stream of its
-        own, so that `poisson`, `poisson_faces` and `self_parts` 0 leave every other draw as it
-        was; default: `rng`)."""
+        own, so that `poisson`, `poisson_faces` and `self_parts` 0 and `swap_transform` at its
+        default leave every other draw as it was; default: `rng`)."""
         side = rng if side is None else side
         lm = self.lm68[idx]
         inside = has_content(self.images[idx])
@@ -429,8 +437,12 @@ class PseudoFakeGenerator:
             mask = masks.blend_mask(lm, self.size, rng)
             if rng.random() < 0.8:
                 src = match_color(src, base, mask)
-            if rng.random() < 0.3:
+            if rng.random() < min(self.swap_transform, SWAP_TRANSFORM):
                 src = source_transform(src, rng)
+            elif (self.swap_transform > SWAP_TRANSFORM
+                  and side.random() < (self.swap_transform - SWAP_TRANSFORM) / (1 - SWAP_TRANSFORM)):
+                # Above the default share: the further ones drawn on the side stream.
+                src = source_transform(src, side)
         elif kind == 2:
             pasted = self.poisson > 0 and side.random() < self.poisson
             if self.self_parts > 0 and side.random() < self.self_parts:
