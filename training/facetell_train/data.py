@@ -408,7 +408,8 @@ class PseudoFakeGenerator:
         """Returns (real, fake, mask) made from `base` (crop `idx`, possibly beautified). The real
         is `base` itself, or, when a self-blend transformed its target, that target (as in SBI's
         code: the pair then differs only inside the mask). `side` draws whether a fake is pasted
-        in the gradient domain and whether a part composite's parts are its own (a stream of its
+        in the gradient domain, whether a part composite's parts are its own and whether a swap
+        blend's face is transformed above the default share (a stream of its
         own, so that `poisson`, `poisson_faces` and `self_parts` 0 and `swap_transform` at its
         default leave every other draw as it was; default: `rng`)."""
         side = rng if side is None else side
