@@ -33,16 +33,15 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
-import torch.nn as nn
 from onnx import numpy_helper
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from facetell_train import data
 from facetell_train.data import PseudoFakeGenerator, load_crops, pose_neighbours, to_tensor
 from facetell_train.manifest import load
-from facetell_train.model import FaceSwapNet, as_shipped
+from facetell_train.model import FaceSwapNet, as_shipped, conv_norm_pairs
 from facetell_train.onnx_f16 import SUFFIX
-from train import boundary_map_size
+from train import Pairs, boundary_map_size
 
 
 def onnx_weights(path):
@@ -55,34 +54,15 @@ def onnx_weights(path):
     return out
 
 
-def conv_norm_pairs(model):
-    """(conv name, conv, norm name, norm) for each BatchNorm2d registered just after its conv in
-    the same module: the pairs `model.fold_batch_norms` folds, found the same way."""
-    names = {m: n for n, m in model.named_modules()}
-    pairs = []
-    for parent in model.modules():
-        kids = list(parent._modules.items())
-        for (_, conv), (_, bn) in zip(kids, kids[1:]):
-            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) \
-                    and conv.out_channels == bn.num_features:
-                pairs.append((names[conv], conv, names[bn], bn))
-    return pairs
-
-
 def generator_batches(crops, arch, batches, batch, seed, kinds):
-    """`batches` batches of `batch` (real, fake) pairs from the training generator, as the
-    recipe's stage makes them (v15's options), each [2*batch, 3, S, S]."""
+    """`batches` batches of `batch` (real, fake) pairs from the training generator with v15's
+    options, as train.py's `Pairs` makes them (epoch 0 of `seed`), each [2*batch, 3, S, S]."""
     images, lms, _, lm68 = load_crops(crops, lm68=True)
     size = images.shape[1]
     gen = PseudoFakeGenerator(images, lms, lm68, boundary_map_size(arch, size), pose_neighbours(lms),
                               kinds=kinds, align_jitter=0.03, h264=data.h264_stand_in, poisson=1.0, self_parts=0.5)
-    order = np.random.default_rng(seed).permutation(len(images))
-    for b in range(batches):
-        pics = []
-        for i in range(b * batch, (b + 1) * batch):
-            real, fake, _ = gen.pair(int(order[i % len(images)]), seed=(seed, 0, i))
-            pics += [real, fake]
-        yield torch.from_numpy(to_tensor(np.stack(pics)))
+    for x, _, _ in torch.utils.data.DataLoader(Pairs(gen, seed, batches * batch), batch_size=batch):
+        yield x.flatten(0, 1)
 
 
 def shipped_fold(conv, bn):
@@ -110,11 +90,13 @@ def recover(weights, arch, freeze, batches_of_pairs):
     """The FaceSwapNet whose eval-mode function is the file's (see the module's docstring)."""
     model = FaceSwapNet(arch, pretrained=True, freeze=freeze).eval()
     frozen = {id(p) for m in model.trunk.frozen for p in m.parameters()}
-    pairs = conv_norm_pairs(model)
+    names = {m: n for n, m in model.named_modules()}
     folded_names = set()
     scale = {}
     with torch.no_grad():
-        for conv_name, conv, bn_name, bn in pairs:
+        for parent, conv_key, bn_key in conv_norm_pairs(model):
+            conv, bn = parent._modules[conv_key], parent._modules[bn_key]
+            conv_name, bn_name = names[conv], names[bn]
             w, b = weights[conv_name + ".weight"], weights[conv_name + ".bias"]
             folded_names |= {conv_name + ".weight", conv_name + ".bias"}
             if id(conv.weight) in frozen:

@@ -197,20 +197,29 @@ def load_classifier(paths):
     return model, [c for _, c in loaded]
 
 
-def fold_batch_norms(model):
-    """A copy of `model` (eval mode) with each BatchNorm2d folded into the Conv2d registered just
-    before it in the same module, as the ONNX export folds them: its parameters are the ones the
-    exported graph holds. Covers both trunks' layouts (Lite0 blocks, torchvision's
-    conv-norm-activation sequences); `as_shipped` checks the outputs did not change."""
-    model = copy.deepcopy(model).eval()
-    for parent in list(model.modules()):
+def conv_norm_pairs(model):
+    """(parent, conv key, norm key) for each BatchNorm2d registered just after a Conv2d of its
+    width in the same module: the layers the ONNX export folds into one. Covers both trunks'
+    layouts (Lite0 blocks, torchvision's conv-norm-activation sequences)."""
+    pairs = []
+    for parent in model.modules():
         names = list(parent._modules)
         for a, b in zip(names, names[1:]):
             conv, bn = parent._modules[a], parent._modules[b]
             if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) \
                     and conv.out_channels == bn.num_features:
-                parent._modules[a] = fuse_conv_bn_eval(conv, bn)
-                parent._modules[b] = nn.Identity()
+                pairs.append((parent, a, b))
+    return pairs
+
+
+def fold_batch_norms(model):
+    """A copy of `model` (eval mode) with each batch norm of `conv_norm_pairs` folded into its
+    conv, as the ONNX export folds them: its parameters are the ones the exported graph holds;
+    `as_shipped` checks the outputs did not change."""
+    model = copy.deepcopy(model).eval()
+    for parent, a, b in conv_norm_pairs(model):
+        parent._modules[a] = fuse_conv_bn_eval(parent._modules[a], parent._modules[b])
+        parent._modules[b] = nn.Identity()
     return model
 
 
