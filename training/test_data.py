@@ -7,7 +7,7 @@ the face. Run by the project's test command (`make test`):
 import numpy as np
 
 from facetell_train import masks
-from facetell_train.data import (PseudoFakeGenerator, fill_padding, global_augment, h264_intra, h264_stand_in,
+from facetell_train.data import (PseudoFakeGenerator, fill_padding, global_augment, h264_intra, h264_stand_in, webp,
                                  jitter_alignment, poisson_paste)
 
 SIZE, MAP = 96, 12
@@ -124,6 +124,26 @@ def test_own_parts_merged_faces_and_transformed_swaps_change_only_their_kind():
                                         **{option: value})
             differ = changed_fakes(before, after, 12, seed=7)
             assert lo <= differ < hi, f"{option}, kinds {kinds}: {differ} of 12 fakes changed"
+
+
+def test_webp_pairs_change_whole_pairs_and_keep_the_padding_black():
+    images, lms, lm68 = synthetic_faces()
+    nb = np.tile(np.arange(1, 17) % 16, (16, 1))
+    before = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=nb, kinds=(0.3, 0.4, 0.3))
+    after = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=nb, kinds=(0.3, 0.4, 0.3), pre_webp=0.5)
+    smoothed = 0
+    for i in range(16):
+        a, b = before.pair(i, seed=(5, i)), after.pair(i, seed=(5, i))
+        assert np.array_equal(a[2], b[2]), f"pair {i}: the boundary target must not move"
+        same = np.array_equal(a[0], b[0])
+        assert same == np.array_equal(a[1], b[1]), f"pair {i}: real and fake go through WebP together"
+        smoothed += not same
+    assert 2 <= smoothed <= 14, f"{smoothed} of 16 pairs through WebP, half expected"
+    chip = images[0].copy()
+    chip[:, :30] = 0
+    out = webp(chip)
+    assert out.shape == chip.shape and out.dtype == np.uint8
+    assert (out[:, :30] == 0).all() and (out[:, 30:].max(-1) > 0).all(), "padding stays pure black, the photo not"
 
 
 def test_hull_masks_cover_the_face():

@@ -196,6 +196,17 @@ def jpeg(img, quality):
     return np.ascontiguousarray(cv2.imdecode(enc, cv2.IMREAD_COLOR)[..., ::-1])
 
 
+def webp(img, quality=75):
+    """One WebP encode/decode of an RGB crop at `quality` (the GPU machine's packed crops, 75), its
+    outside-the-image padding kept pure black."""
+    enc = cv2.imencode(".webp", img[..., ::-1], [cv2.IMWRITE_WEBP_QUALITY, quality])[1]
+    out = np.ascontiguousarray(cv2.imdecode(enc, cv2.IMREAD_COLOR)[..., ::-1])
+    inside = has_content(img)
+    out[~inside] = 0
+    out[inside & ~has_content(out)] = 1  # a photo pixel WebP took to pure black is not padding
+    return out
+
+
 # ---------------------------------------------------------------- SBI source/target transforms
 
 
@@ -379,7 +390,7 @@ class PseudoFakeGenerator:
 
     def __init__(self, images, landmarks, lm68, map_size, neighbours=None, p_beautify=0.2,
                  kinds=(0.6, 0.2, 0.2), align_jitter=0.0, h264=None, poisson=0.0, poisson_faces=0.0,
-                 self_parts=0.0, swap_transform=SWAP_TRANSFORM):
+                 self_parts=0.0, swap_transform=SWAP_TRANSFORM, pre_webp=0.0):
         self.images = images
         self.landmarks = landmarks
         self.lm68 = lm68
@@ -394,6 +405,7 @@ class PseudoFakeGenerator:
         self.poisson_faces = poisson_faces
         self.self_parts = self_parts
         self.swap_transform = swap_transform
+        self.pre_webp = pre_webp
 
     def boundary(self, mask):
         b = 4 * mask * (1 - mask)
@@ -404,15 +416,17 @@ class PseudoFakeGenerator:
             return idx
         return int(rng.choice(self.neighbours[idx]))
 
-    def make_fake(self, base, idx, rng, side=None):
+    def make_fake(self, base, idx, rng, side=None, crop=None):
         """Returns (real, fake, mask) made from `base` (crop `idx`, possibly beautified). The real
         is `base` itself, or, when a self-blend transformed its target, that target (as in SBI's
         code: the pair then differs only inside the mask). `side` draws whether a fake is pasted
         in the gradient domain, whether a part composite's parts are its own and whether a swap
         blend's face is transformed above the default share (a stream of its
         own, so that `poisson`, `poisson_faces` and `self_parts` 0 and `swap_transform` at its
-        default leave every other draw as it was; default: `rng`)."""
+        default leave every other draw as it was; default: `rng`). `crop(j)`: crop j as the pair
+        reads it (default: as stored)."""
         side = rng if side is None else side
+        crop = crop or self.images.__getitem__
         lm = self.lm68[idx]
         inside = has_content(self.images[idx])
         content = inside.astype(np.uint8)
@@ -431,7 +445,7 @@ class PseudoFakeGenerator:
             # Another face of similar pose, aligned on the 68 landmarks (part composites with a
             # scale/rotation jitter); blending stays where both crops hold image content.
             other = self._other(idx, rng)
-            src, src_content = align_to(self.images[other], self.lm68[other], lm,
+            src, src_content = align_to(crop(other), self.lm68[other], lm,
                                         rng, jitter=0.0 if kind == 1 else 1.0)
             content &= src_content
         if kind == 1:
@@ -479,10 +493,16 @@ class PseudoFakeGenerator:
         """(real, fake, fake_target): a real crop and a fake made from it, both through the same
         global augmentation; the real's target is all zeros."""
         rng = np.random.default_rng(seed)
-        base = self.images[idx]
+        # Video-like pairs: every crop the pair reads goes through WebP first (smoother, its
+        # noise and JPEG blocks gone, as in a decoded stream), real and fake alike; drawn on a
+        # stream of its own, so that every other draw stays as it was.
+        smooth = self.pre_webp > 0 and np.random.default_rng([*np.atleast_1d(seed), 2]).random() < self.pre_webp
+        crop = (lambda j: webp(self.images[j])) if smooth else self.images.__getitem__
+        base = crop(idx)
         if rng.random() < self.p_beautify:
             base = beautify(base, self.landmarks[idx], rng)
-        base, fake, mask = self.make_fake(base, idx, rng, side=np.random.default_rng([*np.atleast_1d(seed), 1]))
+        base, fake, mask = self.make_fake(base, idx, rng, side=np.random.default_rng([*np.atleast_1d(seed), 1]),
+                                          crop=crop)
         target = self.boundary(mask)
         if rng.random() < 0.5:
             base, fake, target = base[:, ::-1], fake[:, ::-1], target[:, ::-1]
