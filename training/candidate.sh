@@ -7,20 +7,24 @@
 # with it, and compares the dev records with the shipped model's by the paired rule ("Paired
 # intervals" in README.md): every part of the rule, in one run.
 #
-#   sh candidate.sh NAME CKPT [SHIPPED_RECORDS]
+#   sh candidate.sh NAME CKPT[,CKPT...] [SHIPPED_RECORDS]
 #   sh candidate.sh ownparts12 work/ownparts12/epoch4.pt work/dev_records_v12.jsonl
+#
+# Several checkpoints, comma-separated, make one graph that averages their logits and maps
+# (export.py's `--ckpt` repeated): an ensemble, at the cost of every network in it.
 #
 # A candidate that passes ships with ship.sh, which reuses what this run measured.
 #
 # Needs target/release/facetell (make setup && cargo build --release); about 3 minutes on 2 cores.
 set -eu
 cd "$(dirname "$0")"
-[ $# -ge 2 ] || { echo "usage: sh candidate.sh NAME CKPT [SHIPPED_RECORDS]" >&2; exit 2; }
-name=$1 ckpt=$2 shipped=${3:-}
+[ $# -ge 2 ] || { echo "usage: sh candidate.sh NAME CKPT[,CKPT...] [SHIPPED_RECORDS]" >&2; exit 2; }
+name=$1 ckpts=$(echo "$2" | sed 's/^/--ckpt /; s/,/ --ckpt /g') prefix=facetell-mnv2-224 shipped=${3:-}
+case "$2" in *,*) prefix=facetell-ens-224 ;; esac
 dir=../target/cand_$name
 rm -rf "$dir" && mkdir -p "$dir"
 cp ../models/manifest.toml ../models/centerface.onnx "$dir"/
-.venv/bin/python export.py --ckpt "$ckpt" --name "facetell-mnv2-224-$name" --models "$dir"
+.venv/bin/python export.py $ckpts --name "$prefix-$name" --models "$dir"
 ../target/release/facetell eval --labels ../../shared/data/dev/labels.csv --root ../../shared/data \
     --models "$dir" --records "work/dev_records_$name.jsonl" | tee "work/eval_$name.txt"
 beautified=/tmp/facetell-beautified
