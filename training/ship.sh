@@ -18,15 +18,17 @@
 set -eu
 cd "$(dirname "$0")"
 [ $# -eq 3 ] || { echo "usage: sh ship.sh NAME CKPT[,CKPT...] VERSION" >&2; exit 2; }
-name=$1 ckpts=$(echo "$2" | sed 's/^/--ckpt /; s/,/ --ckpt /g') prefix=facetell-mnv2-224 version=$3
-case "$2" in *,*) prefix=facetell-ens-224 ;; esac
-candidate=../target/cand_$name/$prefix-$name.onnx
+name=$1 ckpts=$(echo "$2" | sed 's/^/--ckpt /; s/,/ --ckpt /g') version=$3
+classifier_file() { sed -n '/^\[classifier\]/,$ s/^file = "\(.*\)"/\1/p' "$1" 2>/dev/null; }
+# The file candidate.sh exported, named in its models folder's manifest (the name says one
+# network or an ensemble).
+candidate=../target/cand_$name/$(classifier_file "../target/cand_$name/manifest.toml")
 for f in "$candidate" "work/dev_records_$name.jsonl" "work/beautified_records_$name.jsonl" "work/fixture_$name.jsonl"; do
     [ -f "$f" ] || { echo "no $f: run candidate.sh $name first" >&2; exit 2; }
 done
-old=$(sed -n '/^\[classifier\]/,$ s/^file = "\(.*\)"/\1/p' ../models/manifest.toml)
-new=$prefix-$version.onnx
-.venv/bin/python export.py $ckpts --name "$prefix-$version"
+old=$(classifier_file ../models/manifest.toml)
+new=$(basename "$candidate" "-$name.onnx")-$version.onnx
+.venv/bin/python export.py $ckpts --name "${new%.onnx}"
 cmp "../models/$new" "$candidate" || { echo "models/$new differs from $candidate: measure it again (git checkout ../models undoes the export)" >&2; exit 1; }
 [ "$old" = "$new" ] || git rm -q "../models/$old"
 for kind in dev_records beautified_records fixture; do

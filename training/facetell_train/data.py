@@ -190,17 +190,21 @@ def resample(img, n, down=cv2.INTER_AREA, up=cv2.INTER_LINEAR):
     return cv2.resize(cv2.resize(img, (n, n), interpolation=down), (size, size), interpolation=up)
 
 
+def recode(img, ext, param, quality):
+    """One encode/decode of an RGB image through OpenCV's codec for `ext` at `quality`."""
+    enc = cv2.imencode(ext, img[..., ::-1], [param, quality])[1]
+    return np.ascontiguousarray(cv2.imdecode(enc, cv2.IMREAD_COLOR)[..., ::-1])
+
+
 def jpeg(img, quality):
     """One JPEG encode/decode of an RGB image at `quality`."""
-    enc = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])[1]
-    return np.ascontiguousarray(cv2.imdecode(enc, cv2.IMREAD_COLOR)[..., ::-1])
+    return recode(img, ".jpg", cv2.IMWRITE_JPEG_QUALITY, quality)
 
 
 def webp(img, quality=75):
     """One WebP encode/decode of an RGB crop at `quality` (the GPU machine's packed crops, 75), its
     outside-the-image padding kept pure black."""
-    enc = cv2.imencode(".webp", img[..., ::-1], [cv2.IMWRITE_WEBP_QUALITY, quality])[1]
-    out = np.ascontiguousarray(cv2.imdecode(enc, cv2.IMREAD_COLOR)[..., ::-1])
+    out = recode(img, ".webp", cv2.IMWRITE_WEBP_QUALITY, quality)
     inside = has_content(img)
     out[~inside] = 0
     out[inside & ~has_content(out)] = 1  # a photo pixel WebP took to pure black is not padding
