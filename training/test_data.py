@@ -110,14 +110,15 @@ def test_gradient_domain_paste_changes_only_part_composites():
     assert np.array_equal(out[mask == 0], dst[mask == 0])
 
 
-def test_own_parts_merged_faces_and_transformed_swaps_change_only_their_kind():
+def test_own_parts_merged_faces_transformed_swaps_and_smoothed_faces_change_only_their_kind():
     images, lms, lm68 = synthetic_faces()
     # Neighbours are other faces, so that a part composite's own parts differ from the other's.
     nb = np.tile(np.arange(1, 17) % 16, (16, 1))
     parts, faces, swaps, not_swaps = (0.0, 0.0, 1.0), (0.5, 0.5, 0.0), (0.0, 1.0, 0.0), (0.5, 0.0, 0.5)
     # (option, its value, the kinds of fake it changes, the kinds it leaves alone)
     for option, value, changes, keeps in (("self_parts", 0.5, parts, faces), ("poisson_faces", 0.5, faces, parts),
-                                          ("swap_transform", 1.0, swaps, not_swaps)):
+                                          ("swap_transform", 1.0, swaps, not_swaps),
+                                          ("smooth_faces", 0.5, faces, parts)):
         for kinds, lo, hi in ((changes, 1, 12), (keeps, 0, 1)):
             before = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=nb, kinds=kinds, poisson=0.5)
             after = PseudoFakeGenerator(images, lms, lm68, MAP, neighbours=nb, kinds=kinds, poisson=0.5,

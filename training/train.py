@@ -217,6 +217,9 @@ def main():
     p.add_argument("--pre-webp", type=float, default=0.0,
                    help="share of pairs whose crops go through WebP at quality 75 before the fake is made "
                         "(smooth, video-like faces), real and fake alike; drawn like --poisson")
+    p.add_argument("--smooth-faces", type=float, default=0.0,
+                   help="share of self-blends and face swap blends whose pasted face is smoothed first "
+                        "(data.smooth_skin: a generated face's smooth skin); drawn like --poisson")
     p.add_argument("--align-jitter", type=float, default=0.0,
                    help="shift/scale each pair by up to this share of the crop (detector landmark noise); 0: off")
     p.add_argument("--h264", choices=("auto", "jpeg"), default="auto",
@@ -257,7 +260,8 @@ def main():
     gen = PseudoFakeGenerator(images, lms, lm68, map_size, pose_neighbours(lms), kinds=kinds,
                               align_jitter=a.align_jitter, h264=h264, poisson=a.poisson,
                               poisson_faces=a.poisson_faces, self_parts=a.self_parts,
-                              swap_transform=a.swap_transform, pre_webp=a.pre_webp)
+                              swap_transform=a.swap_transform, pre_webp=a.pre_webp,
+                              smooth_faces=a.smooth_faces)
     ds = Pairs(gen, a.seed, a.samples)
     resumed = resumed_samples(out, archs) if a.resume else None
     if resumed:

@@ -21,7 +21,9 @@ same global augmentation, so the pair differs only by the manipulation. Fakes, s
 
 A share of the self-blends and face swap blends (`poisson_faces`) is pasted in the gradient domain
 before the feathered blend, as face-swap tools' "seamless" merge does (DeepFaceLab): the blended
-face keeps its own texture and sharpness and takes the target's colour at its edge.
+face keeps its own texture and sharpness and takes the target's colour at its edge. A share
+(`smooth_faces`) has its pasted face smoothed first (`smooth_skin`): a generated face's smooth
+skin in a frame that keeps its texture.
 
 A fifth of the bases are beautified first (skin smoothing, brightening, face slimming): a
 beautified real is real. Global augmentation, real and fake alike: colour, horizontal flip,
@@ -153,13 +155,19 @@ def poisson_paste(src, dst, mask):
 # ---------------------------------------------------------------- beautification (stays real)
 
 
+def smooth_skin(img, rng):
+    """Edge-preserving smoothing (a bilateral filter, mixed back in part): the skin's texture and
+    noise gone, its edges kept, as a beauty filter or a face generator's output leaves it."""
+    d = int(rng.choice([5, 7, 9]))
+    smooth = cv2.bilateralFilter(img, d, rng.uniform(30, 80), rng.uniform(5, 12))
+    a = rng.uniform(0.5, 1.0)
+    return cv2.addWeighted(smooth, a, img, 1 - a, 0)
+
+
 def beautify(img, lm, rng):
     out = img
     if rng.random() < 0.8:
-        d = int(rng.choice([5, 7, 9]))
-        smooth = cv2.bilateralFilter(out, d, rng.uniform(30, 80), rng.uniform(5, 12))
-        a = rng.uniform(0.5, 1.0)
-        out = cv2.addWeighted(smooth, a, out, 1 - a, 0)
+        out = smooth_skin(out, rng)
     if rng.random() < 0.5:
         gamma = rng.uniform(0.7, 0.95)
         lut = (255 * (np.arange(256) / 255) ** gamma).astype(np.uint8)
@@ -394,7 +402,7 @@ class PseudoFakeGenerator:
 
     def __init__(self, images, landmarks, lm68, map_size, neighbours=None, p_beautify=0.2,
                  kinds=(0.6, 0.2, 0.2), align_jitter=0.0, h264=None, poisson=0.0, poisson_faces=0.0,
-                 self_parts=0.0, swap_transform=SWAP_TRANSFORM, pre_webp=0.0):
+                 self_parts=0.0, swap_transform=SWAP_TRANSFORM, pre_webp=0.0, smooth_faces=0.0):
         self.images = images
         self.landmarks = landmarks
         self.lm68 = lm68
@@ -410,6 +418,7 @@ class PseudoFakeGenerator:
         self.self_parts = self_parts
         self.swap_transform = swap_transform
         self.pre_webp = pre_webp
+        self.smooth_faces = smooth_faces
 
     def boundary(self, mask):
         b = 4 * mask * (1 - mask)
@@ -427,7 +436,7 @@ class PseudoFakeGenerator:
         in the gradient domain, whether a part composite's parts are its own and whether a swap
         blend's face is transformed above the default share (a stream of its
         own, so that `poisson`, `poisson_faces` and `self_parts` 0 and `swap_transform` at its
-        default leave every other draw as it was; default: `rng`). `crop(j)`: crop j as the pair
+        default leave every other draw as it was, as does `smooth_faces` 0; default: `rng`). `crop(j)`: crop j as the pair
         reads it (default: as stored)."""
         side = rng if side is None else side
         crop = crop or self.images.__getitem__
@@ -462,7 +471,11 @@ class PseudoFakeGenerator:
                   and side.random() < (self.swap_transform - SWAP_TRANSFORM) / (1 - SWAP_TRANSFORM)):
                 # Above the default share: the further ones drawn on the side stream.
                 src = source_transform(src, side)
-        elif kind == 2:
+        if kind != 2 and self.smooth_faces > 0 and side.random() < self.smooth_faces:
+            # A generated face (an autoencoder's, as live face-swap tools paste): smooth skin
+            # with sharp features, pasted into a frame that keeps its texture and noise.
+            src = smooth_skin(src, side)
+        if kind == 2:
             pasted = self.poisson > 0 and side.random() < self.poisson
             if self.self_parts > 0 and side.random() < self.self_parts:
                 # The face's own parts, transformed and shifted as a self-blend's source.
