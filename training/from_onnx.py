@@ -54,10 +54,15 @@ def onnx_weights(path):
     return out
 
 
-def generator_batches(crops, arch, batches, batch, seed, kinds):
+def generator_batches(crops, arch, batches, batch, seed, kinds, only=None):
     """`batches` batches of `batch` (real, fake) pairs from the training generator with v15's
-    options, as train.py's `Pairs` makes them (epoch 0 of `seed`), each [2*batch, 3, S, S]."""
-    images, lms, _, lm68 = load_crops(crops, lm68=True)
+    options, as train.py's `Pairs` makes them (epoch 0 of `seed`), each [2*batch, 3, S, S];
+    `only`: from the crops whose source path holds this string alone."""
+    images, lms, sources, lm68 = load_crops(crops, lm68=True)
+    if only:
+        keep = np.array([only in s for s in sources])
+        assert keep.any(), f"no crop in {crops} has {only!r} in its source path"
+        images, lms, lm68 = images[keep], lms[keep], lm68[keep]
     size = images.shape[1]
     gen = PseudoFakeGenerator(images, lms, lm68, boundary_map_size(arch, size), pose_neighbours(lms),
                               kinds=kinds, align_jitter=0.03, h264=data.h264_stand_in, poisson=1.0, self_parts=0.5)
