@@ -433,11 +433,11 @@ class PseudoFakeGenerator:
         """Returns (real, fake, mask) made from `base` (crop `idx`, possibly beautified). The real
         is `base` itself, or, when a self-blend transformed its target, that target (as in SBI's
         code: the pair then differs only inside the mask). `side` draws whether a fake is pasted
-        in the gradient domain, whether a part composite's parts are its own and whether a swap
-        blend's face is transformed above the default share (a stream of its
-        own, so that `poisson`, `poisson_faces` and `self_parts` 0 and `swap_transform` at its
-        default leave every other draw as it was, as does `smooth_faces` 0; default: `rng`). `crop(j)`: crop j as the pair
-        reads it (default: as stored)."""
+        in the gradient domain, whether a part composite's parts are its own, whether a swap
+        blend's face is transformed above the default share and whether a face is smoothed (a
+        stream of its own, so that `poisson`, `poisson_faces`, `self_parts` and `smooth_faces` 0
+        and `swap_transform` at its default leave every other draw as it was; default: `rng`).
+        `crop(j)`: crop j as the pair reads it (default: as stored)."""
         side = rng if side is None else side
         crop = crop or self.images.__getitem__
         lm = self.lm68[idx]
