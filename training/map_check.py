@@ -11,23 +11,8 @@ selects models.
 import argparse
 
 import numpy as np
-import torch
-
 from facetell_train import dev
-from facetell_train.data import to_tensor
 from facetell_train.model import as_shipped, load_checkpoint
-
-
-def logits_and_maps(model, images, batch=64):
-    """(fake logits [N], map logits [N, cells]) of the crops."""
-    out_l, out_m = [], []
-    with torch.no_grad():
-        for i in range(0, len(images), batch):
-            x = torch.from_numpy(to_tensor(images[i:i + batch])).contiguous(memory_format=torch.channels_last)
-            logit, maps = model(x, return_map_logits=True)
-            out_l.append(logit.numpy())
-            out_m.append(maps.flatten(1).numpy())
-    return np.concatenate(out_l), np.concatenate(out_m)
 
 
 def top_mean(maps, share):
@@ -43,7 +28,7 @@ def main():
     sets = dev.load(a.dev)
     size = next(iter(sets.values()))[0].shape[1]
     model = as_shipped(load_checkpoint(a.ckpt)[0], size).eval()
-    out = {name: (*logits_and_maps(model, images), labels) for name, (images, labels, _) in sets.items()}
+    out = {name: (*dev.scores(model, images, maps=True), labels) for name, (images, labels, _) in sets.items()}
     real_logit = np.concatenate([l[y == 0] for l, _, y in out.values()])
     real_max = np.concatenate([m.max(1)[y == 0] for _, m, y in out.values()])
 
@@ -58,13 +43,8 @@ def main():
         "map mean": lambda l, m: m.mean(1),
         "logit + map max, each z-scored on the dev reals": lambda l, m: z(l, real_logit) + z(m.max(1), real_max),
     }
-    keys = ["dev_yonsei_auc", "dev_lfw_swap_auc", "dev_live_swap_video_auc",
-            "dev_live_swap_pairs_fake_above_real", "dev_live_swap_auc", "dev_ffpp_auc", "dev_mean_auc"]
-    print("| score | Yonsei | LFW swaps | live video | pairs | live frame | FF++ frame | mean |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, f in variants.items():
-        m = dev.metrics({k: f(l, mp) for k, (l, mp, _) in out.items()}, sets)
-        print(f"| {name} | " + " | ".join(f"{m.get(k, float('nan')):.3f}" for k in keys) + " |")
+    dev.print_table(((name, dev.metrics({k: f(l, mp) for k, (l, mp, _) in out.items()}, sets))
+                     for name, f in variants.items()), first="score")
 
 
 if __name__ == "__main__":

@@ -49,14 +49,8 @@ def main():
         f"crop + 4 shifts of {s} px (5 runs)": ["crop", *shifts],
         "crop + mirror + 4 shifts (6 runs)": ["crop", "mirror", *shifts],
     }
-    keys = ["dev_yonsei_auc", "dev_lfw_swap_auc", "dev_live_swap_video_auc",
-            "dev_live_swap_pairs_fake_above_real", "dev_live_swap_auc", "dev_ffpp_auc", "dev_mean_auc"]
-    print("| variant | Yonsei | LFW swaps | live video | pairs | live frame | FF++ frame | mean |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, vs in variants.items():
-        avg = {k: np.mean([logits[v][k] for v in vs], axis=0) for k in sets}
-        m = dev.metrics(avg, sets)
-        print(f"| {name} | " + " | ".join(f"{m.get(k, float('nan')):.3f}" for k in keys) + " |")
+    dev.print_table((name, dev.metrics({k: np.mean([logits[v][k] for v in vs], axis=0) for k in sets}, sets))
+                    for name, vs in variants.items())
 
 
 if __name__ == "__main__":

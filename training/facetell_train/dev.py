@@ -36,12 +36,19 @@ def load(root):
     return sets
 
 
-def scores(model, images, batch=64, device="cpu"):
+def scores(model, images, batch=64, device="cpu", maps=False):
+    """The model's fake logits [N] on the crops; with `maps`, also its boundary-map logits
+    flattened [N, cells]."""
     model.eval()
+    logits, map_logits = [], []
     with torch.no_grad():
-        out = torch.cat([model(torch.from_numpy(to_tensor(images[i:i + batch])).to(device).contiguous(
-            memory_format=torch.channels_last))[0].cpu() for i in range(0, len(images), batch)])
-    return out.numpy()
+        for i in range(0, len(images), batch):
+            x = torch.from_numpy(to_tensor(images[i:i + batch])).to(device).contiguous(memory_format=torch.channels_last)
+            out = model(x, return_map_logits=True) if maps else model(x)
+            logits.append(out[0].cpu())
+            map_logits.append(out[1].flatten(1).cpu() if maps else None)
+    logits = torch.cat(logits).numpy()
+    return (logits, torch.cat(map_logits).numpy()) if maps else logits
 
 
 def videos(logits, labels, sources):
@@ -90,6 +97,18 @@ def metrics(logits, sets):
     parts = [p for p in parts if p is not None and not np.isnan(p)]
     res["dev_mean_auc"] = round(float(np.mean(parts)), 4) if parts else None
     return res
+
+
+TABLE_KEYS = ("dev_yonsei_auc", "dev_lfw_swap_auc", "dev_live_swap_video_auc",
+              "dev_live_swap_pairs_fake_above_real", "dev_live_swap_auc", "dev_ffpp_auc", "dev_mean_auc")
+
+
+def print_table(rows, first="variant"):
+    """A markdown table of `metrics` results, one row per (name, metrics)."""
+    print(f"| {first} | Yonsei | LFW swaps | live video | pairs | live frame | FF++ frame | mean |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, m in rows:
+        print(f"| {name} | " + " | ".join(f"{m.get(k, float('nan')):.3f}" for k in TABLE_KEYS) + " |")
 
 
 def selection_items(name, logits, sets):
