@@ -231,6 +231,8 @@ def main():
     p.add_argument("--fill-padding", action=argparse.BooleanOptionalAction, default=False,
                    help="fill the black padding of crops whose window reached past the photo (data.fill_padding)")
     p.add_argument("--limit", type=int, default=0, help="use only the first N crops (tests)")
+    p.add_argument("--source-contains", default="",
+                   help="use only the crops whose source path holds this text (e.g. /utkface/)")
     p.add_argument("--out", default="work/run")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--init", action="append", default=[], metavar="CKPT",
@@ -249,7 +251,8 @@ def main():
     out = pathlib.Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    images, lms, _, lm68 = load_crops(a.crops, limit=a.limit or None, lm68=True, fill=a.fill_padding)
+    images, lms, _, lm68 = load_crops(a.crops, limit=a.limit or None, lm68=True, fill=a.fill_padding,
+                                     source_contains=a.source_contains or None)
     size = images.shape[1]
     print(f"{len(images)} training crops at {size} px", flush=True)
     dev = devsets.load(a.dev) if a.dev else None

@@ -46,12 +46,15 @@ from .manifest import MEAN, STD
 LE, RE, NOSE, LM, RM = range(5)
 
 
-def load_crops(crop_dir, limit=None, lm68=False, fill=False):
+def load_crops(crop_dir, limit=None, lm68=False, fill=False, source_contains=None):
     """Returns (images uint8 [N,S,S,3] RGB, landmarks float32 [N,5,2], sources list), plus the 68
     dlib landmarks [N,68,2] from `landmarks68.npz` (written by landmarks68.py) when `lm68`.
-    `fill`: heavy padding filled in (`fill_padding`)."""
+    `fill`: heavy padding filled in (`fill_padding`); `source_contains`: only the crops whose
+    source path holds that text."""
     crop_dir = pathlib.Path(crop_dir)
     records = [json.loads(line) for line in open(crop_dir / "crops.jsonl")]
+    if source_contains:
+        records = [r for r in records if source_contains in r["source"]]
     records.sort(key=lambda r: r["crop"])
     if limit:
         records = records[:limit]
