@@ -16,7 +16,9 @@ use crate::manifest::{ClassifierEntry, Manifest, read_checked};
 /// What the classifier says about one face crop.
 #[derive(Debug, Clone)]
 pub struct ClassifierOutput {
-    /// The fake logit; `sigmoid(logit)` is the face's score.
+    /// The fake logit; `sigmoid(logit)` is the face's score. In a scored face
+    /// ([`Detector::score_image`](crate::Detector::score_image)), the mean of the crop's and the
+    /// inner view's logits where the face had an inner view.
     pub logit: f32,
     /// Predicted blending-boundary map (rows x cols, 0..1, high where a blend edge is), if the
     /// model has one. It covers the whole crop at low resolution.

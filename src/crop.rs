@@ -67,15 +67,29 @@ pub(crate) fn invert(t: &[f32; 6]) -> [f32; 6] {
     [a, b, -(a * t[2] + b * t[5]), d, e, -(d * t[2] + e * t[5])]
 }
 
+/// The image-to-crop transform that `policy` gives `face`.
+fn crop_transform(face: &Face, policy: &CropPolicy) -> [f32; 6] {
+    let size = policy.size as f32;
+    let template = policy.template.map(|[x, y]| [x * size, y * size]);
+    similarity_transform(&face.landmarks, &template)
+}
+
+fn transform_scale(t: &[f32; 6]) -> f32 {
+    (t[0] * t[0] + t[3] * t[3]).sqrt()
+}
+
+/// Crop pixels per image pixel when `policy` cuts out `face`: below 1 the crop shrinks the face,
+/// above 1 it enlarges it.
+pub fn crop_scale(face: &Face, policy: &CropPolicy) -> f32 {
+    transform_scale(&crop_transform(face, policy))
+}
+
 /// Cuts out and aligns one face according to `policy`.
 pub fn align_face(image: &RgbImage, face: &Face, policy: &CropPolicy) -> FaceCrop {
     let size = policy.size;
-    let template = policy
-        .template
-        .map(|[x, y]| [x * size as f32, y * size as f32]);
-    let transform = similarity_transform(&face.landmarks, &template);
+    let transform = crop_transform(face, policy);
     let landmarks = face.landmarks.map(|p| apply(&transform, p));
-    let scale = (transform[0] * transform[0] + transform[3] * transform[3]).sqrt();
+    let scale = transform_scale(&transform);
 
     let (source, warp) = if scale < PRESHRINK_BELOW {
         preshrink(image, &transform, size, scale)
@@ -183,6 +197,7 @@ mod tests {
                 [0.38, 0.7],
                 [0.62, 0.7],
             ],
+            inner: None,
         }
     }
 

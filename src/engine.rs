@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::aggregate::{self, Label};
 use crate::backend::Backend;
 use crate::classify::{ClassifierOutput, FaceClassifier, Normalization, OnnxClassifier, sigmoid};
-use crate::crop::{FaceCrop, align_face};
+use crate::crop::{FaceCrop, align_face, crop_scale};
 use crate::decode::{DecodeParams, decode_image};
 use crate::detect::{CenterFace, DetectParams, Face, FaceDetector};
 use crate::error::{Error, Result};
@@ -122,6 +122,8 @@ pub struct Detector {
     faces: Box<dyn FaceDetector>,
     classifier: Option<Box<dyn FaceClassifier>>,
     crop: CropPolicy,
+    /// The crop policy's inner view as a policy of its own.
+    inner: Option<CropPolicy>,
     norm: Normalization,
     threshold: f32,
     model_name: String,
@@ -185,6 +187,7 @@ impl Detector {
             faces: Box::new(faces),
             classifier: None,
             crop: manifest.crop.clone(),
+            inner: manifest.crop.inner_policy(),
             norm: Normalization {
                 mean: [0.0; 3],
                 std: [1.0; 3],
@@ -207,6 +210,7 @@ impl Detector {
         Detector {
             faces,
             classifier: Some(classifier),
+            inner: crop.inner_policy(),
             crop,
             norm,
             threshold: config.threshold.unwrap_or(threshold),
@@ -235,6 +239,11 @@ impl Detector {
         &self.crop
     }
 
+    /// The crop policy's inner view as a policy of its own, if it has one.
+    pub fn inner_policy(&self) -> Option<&CropPolicy> {
+        self.inner.as_ref()
+    }
+
     /// Stage 1: decode encoded image bytes to upright RGB.
     pub fn decode(&self, bytes: &[u8]) -> Result<RgbImage> {
         decode_image(bytes, &self.config.decode)
@@ -248,6 +257,14 @@ impl Detector {
     /// Stage 3: cut out and align one face by the manifest's crop policy.
     pub fn crop_face(&self, image: &RgbImage, face: &Face) -> FaceCrop {
         align_face(image, face, &self.crop)
+    }
+
+    /// Stage 3, second view: the face cut by the crop policy's inner view, where the policy has
+    /// one and the face is large enough that the view does not enlarge it (see
+    /// [`InnerView`](crate::manifest::InnerView)); `None` otherwise.
+    pub fn crop_inner(&self, image: &RgbImage, face: &Face) -> Option<FaceCrop> {
+        let policy = self.inner.as_ref()?;
+        (crop_scale(face, policy) <= 1.0).then(|| align_face(image, face, policy))
     }
 
     /// Stage 4: classify aligned crops, in batches.
@@ -294,9 +311,14 @@ impl Detector {
     fn score(&self, image: &RgbImage, faces: Vec<Face>, keep_crops: bool) -> Result<ImageVerdict> {
         let mut scored: Vec<ScoredFace> = Vec::with_capacity(faces.len());
         let mut crops = Vec::new();
+        // (index in `crops`, inner view) of the faces large enough for one.
+        let mut inner = Vec::new();
         for face in faces {
             let too_small = face.size() < self.config.min_face;
             if !too_small {
+                if let Some(view) = self.crop_inner(image, &face) {
+                    inner.push((crops.len(), view));
+                }
                 crops.push(self.crop_face(image, &face));
             }
             scored.push(ScoredFace {
@@ -308,7 +330,13 @@ impl Detector {
             });
         }
         let images: Vec<&RgbImage> = crops.iter().map(|c| &c.image).collect();
-        let outputs = self.classify_crops(&images)?;
+        let mut outputs = self.classify_crops(&images)?;
+        let views: Vec<&RgbImage> = inner.iter().map(|(_, c)| &c.image).collect();
+        for ((i, _), view) in inner.iter().zip(self.classify_crops(&views)?) {
+            if let Some(output) = outputs.get_mut(*i) {
+                output.logit = 0.5 * (output.logit + view.logit);
+            }
+        }
         let mut results = outputs.into_iter().zip(crops);
         for face in scored.iter_mut().filter(|f| f.skipped.is_none()) {
             if let Some((output, crop)) = results.next() {

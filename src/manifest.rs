@@ -49,6 +49,39 @@ pub struct CropPolicy {
     /// Where the landmarks (left eye, right eye, nose tip, left mouth corner, right mouth corner,
     /// as seen in the image) land, as fractions of `size`.
     pub template: [[f32; 2]; 5],
+    /// A second, tighter view of faces large enough for it, scored beside this crop.
+    #[serde(default)]
+    pub inner: Option<InnerView>,
+}
+
+/// A second view of a face: the crop template zoomed in about a centre, cut from the image at the
+/// image's own resolution. The classifier sees it only for faces large enough that cutting it
+/// does not enlarge them (where it would, it holds no detail the crop lacks); a face's logit is
+/// then the mean of both views' logits.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InnerView {
+    /// Name of the view's crop policy, recorded in crop JSON and the model card.
+    pub name: String,
+    /// How much larger the face is in this view than in the crop (above 1).
+    pub zoom: f32,
+    /// The point of the crop, as fractions of its size, that the zoom keeps in place.
+    pub centre: [f32; 2],
+}
+
+impl CropPolicy {
+    /// The inner view as a crop policy of its own: the same size, the template zoomed about the
+    /// view's centre, no further view.
+    pub fn inner_policy(&self) -> Option<CropPolicy> {
+        self.inner.as_ref().map(|view| CropPolicy {
+            name: view.name.clone(),
+            size: self.size,
+            template: self.template.map(|point| {
+                [0, 1].map(|k| view.centre[k] + (point[k] - view.centre[k]) * view.zoom)
+            }),
+            inner: None,
+        })
+    }
 }
 
 /// The classifier file and how to feed it.
@@ -107,6 +140,14 @@ impl Manifest {
             return Err(invalid(format!(
                 "crop size {} is too small",
                 self.crop.size
+            )));
+        }
+        if let Some(view) = &self.crop.inner
+            && !(view.zoom > 1.0 && view.zoom.is_finite())
+        {
+            return Err(invalid(format!(
+                "crop.inner zoom {} must be above 1: the inner view is the tighter one",
+                view.zoom
             )));
         }
         if let Some(c) = &self.classifier {
@@ -168,6 +209,35 @@ mod tests {
         let manifest = Manifest::load(&path).unwrap();
         assert_eq!(manifest.crop.template.len(), 5);
         assert!(manifest.resolve(&manifest.detector.file).exists());
+    }
+
+    #[test]
+    fn the_inner_view_zooms_the_template_about_its_centre() {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("models/manifest.toml"),
+        )
+        .unwrap();
+        let mut manifest: Manifest = toml::from_str(&text).unwrap();
+        manifest.crop.inner = Some(InnerView {
+            name: "inner".into(),
+            zoom: 2.0,
+            centre: [0.5, 0.6],
+        });
+        let inner = manifest.crop.inner_policy().unwrap();
+        assert_eq!(
+            (inner.size, inner.inner.as_ref()),
+            (manifest.crop.size, None)
+        );
+        for (o, i) in manifest.crop.template.iter().zip(&inner.template) {
+            assert!((i[0] - (0.5 + 2.0 * (o[0] - 0.5))).abs() < 1e-6, "{i:?}");
+            assert!((i[1] - (0.6 + 2.0 * (o[1] - 0.6))).abs() < 1e-6, "{i:?}");
+        }
+        manifest.crop.inner.as_mut().unwrap().zoom = 0.5;
+        let err = manifest
+            .validate(Path::new("m.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("zoom 0.5"), "{err}");
     }
 
     #[test]

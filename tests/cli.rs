@@ -423,3 +423,69 @@ fn eval_gives_the_auc_with_its_confidence_interval() {
         .success()
         .stdout(predicate::str::contains("AUC 95% CI"));
 }
+
+/// `facetell crop --view inner`: refused where the manifest has no inner view, and where it has
+/// one, the same faces cut tighter: each crop's five points are the crop's zoomed about the
+/// view's centre.
+#[test]
+fn crop_cuts_the_inner_view_only_where_the_manifest_has_one() {
+    let photo = data().join("dev/yonsei/real/real_00008.jpg");
+    let dir = tempfile::tempdir().unwrap();
+    facetell()
+        .args(["crop", "--view", "inner", "--out"])
+        .arg(dir.path().join("none"))
+        .arg(&photo)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("manifest.toml: the crop policy has no inner view")
+                .and(predicate::str::contains("drop --view inner")),
+        );
+
+    let models = dir.path().join("models");
+    std::fs::create_dir(&models).unwrap();
+    let shipped = common::manifest_path();
+    for entry in std::fs::read_dir(shipped.parent().unwrap()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "onnx") {
+            std::os::unix::fs::symlink(&path, models.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let text = std::fs::read_to_string(&shipped).unwrap().replace(
+        "[classifier]",
+        "[crop.inner]\nname = \"inner2\"\nzoom = 2.0\ncentre = [0.5, 0.6]\n\n[classifier]",
+    );
+    std::fs::write(models.join("manifest.toml"), text).unwrap();
+    let cut = |view: &str| {
+        let out = dir.path().join(view);
+        facetell()
+            .args(["crop", "--view", view, "--models"])
+            .arg(&models)
+            .arg("--out")
+            .arg(&out)
+            .arg(&photo)
+            .assert()
+            .success();
+        let lines = std::fs::read(out.join("crops.jsonl")).unwrap();
+        let recs = records(&lines);
+        assert_eq!(recs.len(), 1, "one face: {recs:?}");
+        let rec = recs[0].clone();
+        assert!(out.join(rec["crop"].as_str().unwrap()).exists());
+        rec
+    };
+    let (outer, inner) = (cut("crop"), cut("inner"));
+    assert_eq!(outer["policy"], "arcface5-m1.45");
+    assert_eq!(inner["policy"], "inner2");
+    assert_eq!(outer["landmarks"], inner["landmarks"], "the same detection");
+    let point =
+        |rec: &serde_json::Value, i: usize, k: usize| rec["crop_landmarks"][i][k].as_f64().unwrap();
+    for i in 0..5 {
+        for (k, centre) in [(0, 0.5 * 224.0), (1, 0.6 * 224.0)] {
+            let zoomed = centre + 2.0 * (point(&outer, i, k) - centre);
+            assert!(
+                (zoomed - point(&inner, i, k)).abs() < 0.05,
+                "point {i}: {outer} vs {inner}"
+            );
+        }
+    }
+}

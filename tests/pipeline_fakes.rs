@@ -1,10 +1,11 @@
 //! The pipeline with fake models: plumbing, aggregation and the min-face rule, no model files.
 
-use facetell::classify::ClassifierOutput;
+use facetell::classify::{ClassifierOutput, sigmoid};
+use facetell::manifest::InnerView;
 use facetell::report::SkipReason;
 use facetell::{
-    Config, CropPolicy, Detector, Face, FaceClassifier, FaceDetector, FileReport, Kind, Label,
-    Normalization, Scanner,
+    Config, CropPolicy, Detector, Face, FaceClassifier, FaceCrop, FaceDetector, FileReport, Kind,
+    Label, Normalization, Scanner,
 };
 use image::{Rgb, RgbImage};
 use ndarray::ArrayView4;
@@ -59,6 +60,7 @@ fn policy() -> CropPolicy {
             [0.35, 0.75],
             [0.65, 0.75],
         ],
+        inner: None,
     }
 }
 
@@ -104,6 +106,58 @@ fn image_score_is_the_max_over_faces() {
     assert!(red > 0.99 && grey < 0.2, "red {red} grey {grey}");
     assert_eq!(verdict.score, Some(red));
     assert_eq!(verdict.label, Label::Fake);
+}
+
+#[test]
+fn a_large_face_is_scored_on_both_views_a_small_one_on_its_crop() {
+    let mut policy = policy();
+    policy.inner = Some(InnerView {
+        name: "inner".into(),
+        zoom: 2.0,
+        centre: [0.5, 0.55],
+    });
+    // Red squares on grey, each under a face's nose: the inner view sees more red than the crop.
+    let image = RgbImage::from_fn(400, 200, |x, y| {
+        if (x % 200).abs_diff(100) < 20 && y.abs_diff(105) < 20 {
+            Rgb([250, 0, 0])
+        } else {
+            Rgb([90, 90, 90])
+        }
+    });
+    // Eyes 40 px apart: the crop (12.8 px) and the inner view (25.6 px) both shrink the face.
+    let large = face_at(50.0, 50.0, 100.0);
+    // Eyes 16 px apart: the inner view would enlarge it, so it has none.
+    let small = face_at(280.0, 85.0, 40.0);
+    let d = Detector::from_parts(
+        Box::new(FixedFaces(vec![large.clone(), small.clone()])),
+        Box::new(RedIsFake),
+        policy,
+        Normalization {
+            mean: [0.0; 3],
+            std: [1.0; 3],
+        },
+        0.5,
+        Config::default(),
+    );
+    let logit = |crop: FaceCrop| d.classify_crops(&[&crop.image]).unwrap()[0].logit;
+    let (outer, inner) = (
+        logit(d.crop_face(&image, &large)),
+        logit(
+            d.crop_inner(&image, &large)
+                .expect("the large face has an inner view"),
+        ),
+    );
+    assert!(inner > outer + 1.0, "inner {inner} outer {outer}");
+    assert!(d.crop_inner(&image, &small).is_none());
+    let verdict = d.score_image(&image).unwrap();
+    let scores: Vec<f32> = verdict.faces.iter().map(|f| f.score.unwrap()).collect();
+    let expected = [
+        sigmoid(0.5 * (outer + inner)),
+        sigmoid(logit(d.crop_face(&image, &small))),
+    ];
+    for (got, want) in scores.iter().zip(expected) {
+        assert!((got - want).abs() < 1e-6, "{scores:?} vs {expected:?}");
+    }
 }
 
 #[test]

@@ -11,7 +11,11 @@
 #   sh candidate.sh ownparts12 work/ownparts12/epoch4.pt work/dev_records_v12.jsonl
 #
 # Several checkpoints, comma-separated, make one graph that averages their logits and maps
-# (export.py's `--ckpt` repeated): an ensemble, at the cost of every network in it.
+# (export.py's `--ckpt` repeated): an ensemble, at the cost of every network in it. CKPT `shipped`
+# keeps the shipped classifier file as it is. INNER="ZOOM CX,CY" gives the candidate's manifest an
+# inner view ([crop.inner], inner_crops.py --set-manifest): large faces scored on two views.
+#
+#   INNER="1.8 0.5,0.6" sh candidate.sh inner18 shipped work/dev_records_v15.jsonl
 #
 # A candidate that passes ships with ship.sh, which reuses what this run measured.
 #
@@ -24,7 +28,15 @@ case "$2" in *,*) prefix=facetell-ens-224 ;; esac
 dir=../target/cand_$name
 rm -rf "$dir" && mkdir -p "$dir"
 cp ../models/manifest.toml ../models/centerface.onnx "$dir"/
-.venv/bin/python export.py $ckpts --name "$prefix-$name" --models "$dir"
+if [ "$2" = shipped ]; then
+    cp ../models/"$(sed -n '/^\[classifier\]/,$s/^file = "\(.*\)"/\1/p' ../models/manifest.toml)" "$dir"/
+else
+    .venv/bin/python export.py $ckpts --name "$prefix-$name" --models "$dir"
+fi
+if [ -n "${INNER:-}" ]; then
+    set -- $INNER
+    .venv/bin/python inner_crops.py --zoom "$1" --centre "$2" --set-manifest "$dir/manifest.toml"
+fi
 ../target/release/facetell eval --labels ../../shared/data/dev/labels.csv --root ../../shared/data \
     --models "$dir" --records "work/dev_records_$name.jsonl" | tee "work/eval_$name.txt"
 beautified=/tmp/facetell-beautified

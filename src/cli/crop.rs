@@ -11,9 +11,10 @@ use std::sync::Mutex;
 
 use anyhow::Context;
 use clap::Args;
+use facetell::crop::align_face;
 use facetell::inputs::{self, InputKind};
 use facetell::scan::read_input;
-use facetell::{Detector, Manifest};
+use facetell::{CropPolicy, Detector, Manifest};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -33,8 +34,20 @@ pub struct CropArgs {
     #[arg(long, default_value_t = 0, value_name = "N")]
     max_faces: usize,
 
+    /// Which view to cut: the crop every face gets, or the manifest's inner view ([crop.inner]),
+    /// here for every face whatever its size (training wants them all; scans use it only for
+    /// faces it does not enlarge).
+    #[arg(long, value_enum, default_value_t = View::Crop)]
+    view: View,
+
     #[command(flatten)]
     model: ModelOptions,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum View {
+    Crop,
+    Inner,
 }
 
 #[derive(Serialize)]
@@ -52,8 +65,19 @@ struct CropRecord<'a> {
 
 pub fn run(args: CropArgs) -> anyhow::Result<ExitCode> {
     let config = args.model.config()?;
-    let manifest = Manifest::load(args.model.manifest_path()?)?;
+    let manifest_path = args.model.manifest_path()?;
+    let manifest = Manifest::load(&manifest_path)?;
     let detector = Detector::face_stages_from_manifest(&manifest, config)?;
+    let policy = match args.view {
+        View::Crop => detector.crop_policy(),
+        View::Inner => detector.inner_policy().ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: the crop policy has no inner view ([crop.inner]); drop --view inner or use a manifest with one",
+                manifest_path.display()
+            )
+        })?,
+    }
+    .clone();
     let pool = args.model.thread_pool()?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create --out folder {}", args.out.display()))?;
@@ -67,7 +91,6 @@ pub fn run(args: CropArgs) -> anyhow::Result<ExitCode> {
     for p in &found.problems {
         eprintln!("facetell: warning: {}: {}", p.path.display(), p.message);
     }
-    let policy = detector.crop_policy().name.clone();
     let errors: Vec<String> = pool.install(|| {
         found
             .files
@@ -100,7 +123,7 @@ fn crop_one(
     detector: &Detector,
     args: &CropArgs,
     path: &Path,
-    policy: &str,
+    policy: &CropPolicy,
     jsonl: &Mutex<std::io::BufWriter<std::fs::File>>,
 ) -> anyhow::Result<()> {
     let bytes = read_input(path, detector.config().max_file_size)?;
@@ -113,7 +136,7 @@ fn crop_one(
     let stem = output_stem(&args.paths, path);
     let mut lines = Vec::new();
     for (i, face) in faces.iter().enumerate() {
-        let crop = detector.crop_face(&image, face);
+        let crop = align_face(&image, face, policy);
         let name = format!("{stem}_face{i}.png");
         let file = args.out.join(&name);
         if let Some(parent) = file.parent() {
@@ -130,7 +153,7 @@ fn crop_one(
             landmarks: face.landmarks,
             crop_landmarks: crop.landmarks,
             detection: face.confidence,
-            policy,
+            policy: &policy.name,
         };
         lines.push(serde_json::to_string(&record)?);
     }
