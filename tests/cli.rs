@@ -431,8 +431,30 @@ fn eval_gives_the_auc_with_its_confidence_interval() {
 fn crop_cuts_the_inner_view_only_where_the_manifest_has_one() {
     let photo = data().join("dev/yonsei/real/real_00008.jpg");
     let dir = tempfile::tempdir().unwrap();
+    // The shipped manifest without its [crop.inner] (up to the next table), plus `view`.
+    let models_with = |name: &str, view: &str| {
+        let models = dir.path().join(name);
+        std::fs::create_dir(&models).unwrap();
+        let shipped = common::manifest_path();
+        for entry in std::fs::read_dir(shipped.parent().unwrap()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "onnx") {
+                std::os::unix::fs::symlink(&path, models.join(path.file_name().unwrap())).unwrap();
+            }
+        }
+        let text = std::fs::read_to_string(&shipped).unwrap();
+        let text = match text.split_once("[crop.inner]") {
+            Some((head, tail)) => format!("{head}{}", &tail[tail.find("\n[").unwrap() + 1..]),
+            None => text,
+        };
+        let text = text.replace("[classifier]", &format!("{view}[classifier]"));
+        std::fs::write(models.join("manifest.toml"), text).unwrap();
+        models
+    };
     facetell()
-        .args(["crop", "--view", "inner", "--out"])
+        .args(["crop", "--view", "inner", "--models"])
+        .arg(models_with("plain", ""))
+        .arg("--out")
         .arg(dir.path().join("none"))
         .arg(&photo)
         .assert()
@@ -442,20 +464,10 @@ fn crop_cuts_the_inner_view_only_where_the_manifest_has_one() {
                 .and(predicate::str::contains("drop --view inner")),
         );
 
-    let models = dir.path().join("models");
-    std::fs::create_dir(&models).unwrap();
-    let shipped = common::manifest_path();
-    for entry in std::fs::read_dir(shipped.parent().unwrap()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "onnx") {
-            std::os::unix::fs::symlink(&path, models.join(path.file_name().unwrap())).unwrap();
-        }
-    }
-    let text = std::fs::read_to_string(&shipped).unwrap().replace(
-        "[classifier]",
-        "[crop.inner]\nname = \"inner2\"\nzoom = 2.0\ncentre = [0.5, 0.6]\n\n[classifier]",
+    let models = models_with(
+        "zoom2",
+        "[crop.inner]\nname = \"inner2\"\nzoom = 2.0\ncentre = [0.5, 0.6]\n\n",
     );
-    std::fs::write(models.join("manifest.toml"), text).unwrap();
     let cut = |view: &str| {
         let out = dir.path().join(view);
         facetell()

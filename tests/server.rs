@@ -209,6 +209,7 @@ fn photo_and_video_records_equal_the_cli_ones() {
     assert!(model["name"].as_str().unwrap().starts_with("facetell-"));
     assert_eq!(model["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(model["crop"]["template"][0][0], 0.391, "as in the manifest");
+    assert_eq!(model["crop"]["inner"]["zoom"], 1.8, "as in the manifest");
     assert!(["tract", "ort"].contains(&model["backend"].as_str().unwrap()));
     for path in ["/healthz", "/readyz"] {
         let (status, body) = server.get(path);

@@ -12,8 +12,9 @@
 #
 # Several checkpoints, comma-separated, make one graph that averages their logits and maps
 # (export.py's `--ckpt` repeated): an ensemble, at the cost of every network in it. CKPT `shipped`
-# keeps the shipped classifier file as it is. INNER="ZOOM CX,CY" gives the candidate's manifest an
-# inner view ([crop.inner], inner_crops.py --set-manifest): large faces scored on two views.
+# keeps the shipped classifier file as it is. The copy of the manifest keeps the shipped inner view
+# ([crop.inner]), so a candidate is scored in the shipped pipeline; INNER="ZOOM CX,CY" sets another
+# (inner_crops.py --set-manifest): faces large enough for it scored on two views.
 #
 #   INNER="1.8 0.5,0.6" sh candidate.sh inner18 shipped work/dev_records_v15.jsonl
 #

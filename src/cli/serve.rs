@@ -87,9 +87,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "crop": {
                 "name": detector.crop_policy().name,
                 "size": detector.crop_policy().size,
-                // As written in the manifest (f32 widened to f64 would print 0.39100000262260437).
-                "template": detector.crop_policy().template.map(|p| p.map(|v| {
-                    v.to_string().parse::<f64>().unwrap_or(f64::from(v))
+                "template": detector.crop_policy().template.map(|p| p.map(as_written)),
+                "inner": detector.crop_policy().inner.as_ref().map(|view| json!({
+                    "name": view.name,
+                    "zoom": as_written(view.zoom),
+                    "centre": view.centre.map(as_written),
                 })),
             },
             "detector_sha256": manifest.detector.sha256,
@@ -100,4 +102,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Ok((detector, model))
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A manifest number as written there (f32 widened to f64 would print 0.39100000262260437).
+fn as_written(v: f32) -> f64 {
+    v.to_string().parse().unwrap_or(f64::from(v))
 }
