@@ -83,7 +83,8 @@ pub enum SkipReason {
 pub struct ScoredFace {
     /// The detected face.
     pub face: Face,
-    /// Fake score 0..1 (sigmoid of the logit), if scored.
+    /// Fake score 0..1 (sigmoid of the logit; for a face large enough for the crop policy's
+    /// inner view, of the mean of both views' logits), if scored.
     pub score: Option<f32>,
     /// Why it was not scored.
     pub skipped: Option<SkipReason>,
