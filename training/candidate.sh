@@ -30,7 +30,7 @@ dir=../target/cand_$name
 rm -rf "$dir" && mkdir -p "$dir"
 cp ../models/manifest.toml ../models/centerface.onnx "$dir"/
 if [ "$2" = shipped ]; then
-    cp ../models/"$(sed -n '/^\[classifier\]/,$s/^file = "\(.*\)"/\1/p' ../models/manifest.toml)" "$dir"/
+    cp ../models/"$(.venv/bin/python -c 'from facetell_train.manifest import load; print(load()["classifier"]["file"])')" "$dir"/
 else
     .venv/bin/python export.py $ckpts --name "$prefix-$name" --models "$dir"
 fi

@@ -20,6 +20,7 @@ import os
 import pathlib
 import re
 import subprocess
+import tomllib
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from facetell_train.manifest import MANIFEST, load
 
 def with_inner(text, zoom, centre):
     """Manifest text with its [crop.inner] view set to `zoom` about `centre`, and the view's name."""
-    name = f'{load()["crop"]["name"]}-inner{zoom:g}'
+    name = f'{tomllib.loads(text)["crop"]["name"]}-inner{zoom:g}'
     view = (f'[crop.inner]\n# The crop template zoomed in {zoom:g}x about ({centre[0]:g}, {centre[1]:g}) '
             f'of the crop.\nname = "{name}"\nzoom = {zoom}\ncentre = [{centre[0]}, {centre[1]}]\n\n')
     text = re.sub(r"^\[crop\.inner\]\n(?:(?!\[).*\n)*", "", text, flags=re.M)
