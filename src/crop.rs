@@ -68,26 +68,31 @@ pub(crate) fn invert(t: &[f32; 6]) -> [f32; 6] {
 }
 
 /// The image-to-crop transform that `policy` gives `face`.
-fn crop_transform(face: &Face, policy: &CropPolicy) -> [f32; 6] {
+pub(crate) fn crop_transform(face: &Face, policy: &CropPolicy) -> [f32; 6] {
     let size = policy.size as f32;
     let template = policy.template.map(|[x, y]| [x * size, y * size]);
     similarity_transform(&face.landmarks, &template)
 }
 
-fn transform_scale(t: &[f32; 6]) -> f32 {
+/// Crop pixels per image pixel of a transform: below 1 the crop shrinks the face, above 1 it
+/// enlarges it.
+pub(crate) fn transform_scale(t: &[f32; 6]) -> f32 {
     (t[0] * t[0] + t[3] * t[3]).sqrt()
-}
-
-/// Crop pixels per image pixel when `policy` cuts out `face`: below 1 the crop shrinks the face,
-/// above 1 it enlarges it.
-pub fn crop_scale(face: &Face, policy: &CropPolicy) -> f32 {
-    transform_scale(&crop_transform(face, policy))
 }
 
 /// Cuts out and aligns one face according to `policy`.
 pub fn align_face(image: &RgbImage, face: &Face, policy: &CropPolicy) -> FaceCrop {
-    let size = policy.size;
-    let transform = crop_transform(face, policy);
+    align_with(image, face, policy.size, crop_transform(face, policy))
+}
+
+/// Cuts out a `size` x `size` crop of `face` with `transform` (image to crop pixels), as
+/// [`align_face`] does with its policy's.
+pub(crate) fn align_with(
+    image: &RgbImage,
+    face: &Face,
+    size: u32,
+    transform: [f32; 6],
+) -> FaceCrop {
     let landmarks = face.landmarks.map(|p| apply(&transform, p));
     let scale = transform_scale(&transform);
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::aggregate::{self, Label};
 use crate::backend::Backend;
 use crate::classify::{ClassifierOutput, FaceClassifier, Normalization, OnnxClassifier, sigmoid};
-use crate::crop::{FaceCrop, align_face, crop_scale};
+use crate::crop::{FaceCrop, align_face, align_with, crop_transform, transform_scale};
 use crate::decode::{DecodeParams, decode_image};
 use crate::detect::{CenterFace, DetectParams, Face, FaceDetector};
 use crate::error::{Error, Result};
@@ -265,7 +265,9 @@ impl Detector {
     /// [`InnerView`](crate::manifest::InnerView)); `None` otherwise.
     pub fn crop_inner(&self, image: &RgbImage, face: &Face) -> Option<FaceCrop> {
         let policy = self.inner.as_ref()?;
-        (crop_scale(face, policy) <= 1.0).then(|| align_face(image, face, policy))
+        let transform = crop_transform(face, policy);
+        (transform_scale(&transform) <= 1.0)
+            .then(|| align_with(image, face, policy.size, transform))
     }
 
     /// Stage 4: classify aligned crops, in batches.
