@@ -141,7 +141,7 @@ fn benches(c: &mut Criterion) {
     });
     g.finish();
     // How many crops the end-to-end frame classifies, for comparing it with the stages' sum.
-    let scored = detector.score_image(&frame).unwrap();
+    let scored = detector.score_frame(&frame).unwrap();
     eprintln!(
         "1080p frame: {} faces found, {} scored",
         scored.faces.len(),
@@ -193,7 +193,7 @@ fn benches(c: &mut Criterion) {
         })
     });
     g.bench_function("video_frame_1080p", |b| {
-        b.iter(|| detector.score_image(black_box(&frame)).unwrap())
+        b.iter(|| detector.score_frame(black_box(&frame)).unwrap())
     });
     g.finish();
 }
@@ -262,7 +262,7 @@ fn backends(c: &mut Criterion) {
             b.iter(|| detector.score_image(black_box(&portrait)).unwrap())
         });
         g.bench_function(format!("{name}/video_frame_1080p"), |b| {
-            b.iter(|| detector.score_image(black_box(&frame)).unwrap())
+            b.iter(|| detector.score_frame(black_box(&frame)).unwrap())
         });
     }
     g.finish();
@@ -293,7 +293,7 @@ fn multithread_mm(c: &mut Criterion) {
         g.bench_function(format!("{name}/video_frame_1080p"), |b| {
             b.iter(|| {
                 multithread_tract_scope(executor.clone(), || {
-                    detector.score_image(black_box(&frame)).unwrap()
+                    detector.score_frame(black_box(&frame)).unwrap()
                 })
             })
         });

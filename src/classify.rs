@@ -16,7 +16,7 @@ use crate::manifest::{ClassifierEntry, Manifest, read_checked};
 /// What the classifier says about one face crop.
 #[derive(Debug, Clone)]
 pub struct ClassifierOutput {
-    /// The fake logit; `sigmoid(logit)` is the face's score. In a scored face
+    /// The fake logit; `sigmoid(logit)` is the face's score. In a scored face of a still image
     /// ([`Detector::score_image`](crate::Detector::score_image)), the mean of the crop's and the
     /// inner view's logits where the face had an inner view.
     pub logit: f32,

@@ -83,8 +83,8 @@ pub enum SkipReason {
 pub struct ScoredFace {
     /// The detected face.
     pub face: Face,
-    /// Fake score 0..1 (sigmoid of the logit; for a face large enough for the crop policy's
-    /// inner view, of the mean of both views' logits), if scored.
+    /// Fake score 0..1 (sigmoid of the logit; for a face of a still image large enough for the
+    /// crop policy's inner view, of the mean of both views' logits), if scored.
     pub score: Option<f32>,
     /// Why it was not scored.
     pub skipped: Option<SkipReason>,
@@ -93,6 +93,18 @@ pub struct ScoredFace {
     pub crop: Option<FaceCrop>,
     /// The classifier's full output (with the boundary map), kept alongside `crop`.
     pub output: Option<ClassifierOutput>,
+}
+
+/// What a scored image is, which decides the views its faces are scored on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Media {
+    /// A still image: a face large enough for the crop policy's inner view is scored on both views
+    /// ([`Detector::crop_inner`]).
+    Still,
+    /// A frame of a video or of a folder of frames: every face is scored on its crop alone. On
+    /// video-compressed faces the inner view showed no gain and raised real faces' scores
+    /// (training/README.md, "Session 25").
+    VideoFrame,
 }
 
 /// The verdict on one image or frame.
@@ -284,42 +296,59 @@ impl Detector {
         Ok(outputs)
     }
 
-    /// Stages 3-5 for faces already found: crop and classify those large enough, aggregate.
+    /// Stages 3-5 for faces already found in a still image: crop and classify those large
+    /// enough, aggregate.
     pub fn score_faces(&self, image: &RgbImage, faces: Vec<Face>) -> Result<ImageVerdict> {
-        self.score(image, faces, false)
+        self.score(image, faces, Media::Still, false)
     }
 
-    /// Detects, crops, classifies and aggregates one decoded image.
+    /// Detects, crops, classifies and aggregates one decoded still image.
     pub fn score_image(&self, image: &RgbImage) -> Result<ImageVerdict> {
-        self.score(image, self.detect_faces(image)?, false)
+        self.score(image, self.detect_faces(image)?, Media::Still, false)
+    }
+
+    /// [`Detector::score_image`] for a frame of a video: every face on its crop alone
+    /// ([`Media::VideoFrame`]).
+    pub fn score_frame(&self, image: &RgbImage) -> Result<ImageVerdict> {
+        self.score(image, self.detect_faces(image)?, Media::VideoFrame, false)
     }
 
     /// [`Detector::score_image`], keeping each scored face's crop and classifier output (with
     /// its boundary map) in the verdict, for heatmaps.
     pub fn score_image_with_crops(&self, image: &RgbImage) -> Result<ImageVerdict> {
-        self.score_faces_with_crops(image, self.detect_faces(image)?)
+        self.score_faces_with_crops(image, self.detect_faces(image)?, Media::Still)
     }
 
-    /// [`Detector::score_faces`], keeping crops and classifier outputs as
-    /// [`Detector::score_image_with_crops`] does (a video frame seen again for its heatmap: its
-    /// faces are known, only their crops are missing).
+    /// Stages 3-5 for faces already found in an image of kind `media`, keeping crops and
+    /// classifier outputs as [`Detector::score_image_with_crops`] does (a video frame seen again
+    /// for its heatmap: its faces are known, only their crops are missing).
     pub fn score_faces_with_crops(
         &self,
         image: &RgbImage,
         faces: Vec<Face>,
+        media: Media,
     ) -> Result<ImageVerdict> {
-        self.score(image, faces, true)
+        self.score(image, faces, media, true)
     }
 
-    fn score(&self, image: &RgbImage, faces: Vec<Face>, keep_crops: bool) -> Result<ImageVerdict> {
+    fn score(
+        &self,
+        image: &RgbImage,
+        faces: Vec<Face>,
+        media: Media,
+        keep_crops: bool,
+    ) -> Result<ImageVerdict> {
         let mut scored: Vec<ScoredFace> = Vec::with_capacity(faces.len());
         let mut crops = Vec::new();
-        // (index in `crops`, inner view) of the faces large enough for one.
+        // (index in `crops`, inner view) of the faces of a still image large enough for one.
         let mut inner = Vec::new();
         for face in faces {
             let too_small = face.size() < self.config.min_face;
             if !too_small {
-                if let Some(view) = self.crop_inner(image, &face) {
+                let view = (media == Media::Still)
+                    .then(|| self.crop_inner(image, &face))
+                    .flatten();
+                if let Some(view) = view {
                     inner.push((crops.len(), view));
                 }
                 crops.push(self.crop_face(image, &face));

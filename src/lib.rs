@@ -14,7 +14,8 @@
 //! | report | [`report`] | [`Verdict`]s | [`FileReport`] records, JSON Lines and other formats |
 //!
 //! [`Detector`] exposes each stage as a method and chains them on one decoded image in
-//! [`Detector::score_image`]. [`Scanner`] is the scanning core every front end uses (the CLI, the
+//! [`Detector::score_image`] (a still image) or [`Detector::score_frame`] (a video frame: no
+//! second view of large faces, see [`Media`]). [`Scanner`] is the scanning core every front end uses (the CLI, the
 //! server, the examples): a file, a frame folder or bytes in, a typed [`Verdict`] out, image or
 //! video decided in one place. Models and their preprocessing are described by
 //! `models/manifest.toml` ([`manifest`]); [`Config::default`] holds every default setting.
@@ -62,7 +63,7 @@ pub use backend::Backend;
 pub use classify::{ClassifierOutput, FaceClassifier, Normalization};
 pub use crop::FaceCrop;
 pub use detect::{DetectParams, Face, FaceDetector};
-pub use engine::{Config, Detector, ImageVerdict, ScoredFace, SkipReason};
+pub use engine::{Config, Detector, ImageVerdict, Media, ScoredFace, SkipReason};
 pub use error::{Error, Result};
 pub use manifest::{CropPolicy, Manifest};
 pub use report::{FileReport, Format};

@@ -25,7 +25,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::aggregate::{self, Label};
-use crate::engine::{Config, Detector, ImageVerdict, ScoredFace};
+use crate::engine::{Config, Detector, ImageVerdict, Media, ScoredFace};
 use crate::error::{Error, Result};
 use crate::heatmap::{self, Heatmap};
 use crate::inputs::{self, InputKind};
@@ -320,7 +320,7 @@ impl Scanner {
             };
             for index in sample_indices(files.len(), self.sampling) {
                 let file = &files[index];
-                let scored = load(index as u64).and_then(|image| self.detector.score_image(&image));
+                let scored = load(index as u64).and_then(|image| self.detector.score_frame(&image));
                 match scored {
                     Ok(verdict) => frames.push(FrameVerdict {
                         index: index as u64,
@@ -402,7 +402,7 @@ impl Scanner {
                     Ok(FrameVerdict {
                         index: frame.index,
                         time_s: frame.time_s,
-                        verdict: self.detector.score_image(&frame.image)?,
+                        verdict: self.detector.score_frame(&frame.image)?,
                     })
                 })
                 .collect();
@@ -497,7 +497,10 @@ impl Scanner {
                 .find(|(t, _)| (t - frame.time_s).abs() < 1e-3)
                 .ok_or_else(|| "the frame could not be decoded again".to_string())
                 .and_then(|(_, image)| {
-                    let scored = (self.detector.score_faces_with_crops(image, faces))
+                    let scored =
+                        (self
+                            .detector
+                            .score_faces_with_crops(image, faces, Media::VideoFrame))
                         .map_err(|e| e.without_path())?;
                     Ok((image, scored))
                 });

@@ -131,6 +131,42 @@ fn ffpp_videos_have_a_face_in_every_sampled_frame_and_match_golden() {
 }
 
 #[test]
+fn large_faces_in_a_video_are_scored_on_the_crop_alone_and_match_golden() {
+    // A live swap and its own real stream whose faces are large enough for the crop policy's inner
+    // view in a photo (eyes 87.5 px apart or more); in a video every face is scored on its crop
+    // alone (training/README.md, "Session 25"), which the golden scores hold.
+    let paths = [
+        data().join("dev/live_swap/real/Dean_Wiesel_0.mp4"),
+        data().join("dev/live_swap/fake/Dean_Wiesel_0.mp4"),
+    ];
+    let mut recs = scan(&["--frames", "8"], &paths);
+    for r in &mut recs {
+        // real/ or fake/ and the file name: the two files share their name.
+        let path = std::path::PathBuf::from(r["path"].as_str().unwrap());
+        let parent = path.parent().and_then(|p| p.file_name()).unwrap();
+        r["path"] = format!("{}.mp4", parent.to_string_lossy()).into();
+        let frames = r["frames"].as_array().unwrap();
+        let large = (frames.iter())
+            .flat_map(|f| f["faces"].as_array().unwrap())
+            .filter(|face| {
+                let eye = |i: usize| {
+                    let p = &face["landmarks"][i];
+                    (p[0].as_f64().unwrap(), p[1].as_f64().unwrap())
+                };
+                let ((x0, y0), (x1, y1)) = (eye(0), eye(1));
+                (x1 - x0).hypot(y1 - y0) >= 87.5
+            })
+            .count();
+        assert!(
+            large >= 6,
+            "{large} of 8 frames with a large face: {}",
+            r["path"]
+        );
+    }
+    check_golden("live_large_faces", &with_file_names(recs));
+}
+
+#[test]
 fn street_video_gives_32_frames_and_several_tracks() {
     let rec = &scan(&[], &[data().join("fixtures/video.mp4")])[0];
     assert_eq!(rec["frames_sampled"], 32);

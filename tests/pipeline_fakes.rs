@@ -4,8 +4,8 @@ use facetell::classify::{ClassifierOutput, sigmoid};
 use facetell::manifest::InnerView;
 use facetell::report::SkipReason;
 use facetell::{
-    Config, CropPolicy, Detector, Face, FaceClassifier, FaceCrop, FaceDetector, FileReport, Kind,
-    Label, Normalization, Scanner,
+    Config, CropPolicy, Detector, Face, FaceClassifier, FaceCrop, FaceDetector, FileReport,
+    ImageVerdict, Kind, Label, Media, Normalization, Scanner,
 };
 use image::{Rgb, RgbImage};
 use ndarray::ArrayView4;
@@ -108,28 +108,34 @@ fn image_score_is_the_max_over_faces() {
     assert_eq!(verdict.label, Label::Fake);
 }
 
-#[test]
-fn a_large_face_is_scored_on_both_views_a_small_one_on_its_crop() {
+/// A red square on grey under the nose of the large face of [`two_faces`]: a tighter view of it
+/// sees more red than its crop, and it scores above the small one.
+fn red_nose() -> RgbImage {
+    RgbImage::from_fn(400, 200, |x, y| {
+        if x.abs_diff(100) < 20 && y.abs_diff(105) < 20 {
+            Rgb([250, 0, 0])
+        } else {
+            Rgb([90, 90, 90])
+        }
+    })
+}
+
+/// A large face (eyes 40 px apart: the crop, 12.8 px, and the inner view, 25.6 px, both shrink
+/// it) and a small one (eyes 16 px apart: the inner view would enlarge it, so it has none).
+fn two_faces() -> [Face; 2] {
+    [face_at(50.0, 50.0, 100.0), face_at(280.0, 85.0, 40.0)]
+}
+
+/// A detector finding [`two_faces`], with an inner view zoomed 2x.
+fn two_view_detector() -> Detector {
     let mut policy = policy();
     policy.inner = Some(InnerView {
         name: "inner".into(),
         zoom: 2.0,
         centre: [0.5, 0.55],
     });
-    // Red squares on grey, each under a face's nose: the inner view sees more red than the crop.
-    let image = RgbImage::from_fn(400, 200, |x, y| {
-        if (x % 200).abs_diff(100) < 20 && y.abs_diff(105) < 20 {
-            Rgb([250, 0, 0])
-        } else {
-            Rgb([90, 90, 90])
-        }
-    });
-    // Eyes 40 px apart: the crop (12.8 px) and the inner view (25.6 px) both shrink the face.
-    let large = face_at(50.0, 50.0, 100.0);
-    // Eyes 16 px apart: the inner view would enlarge it, so it has none.
-    let small = face_at(280.0, 85.0, 40.0);
-    let d = Detector::from_parts(
-        Box::new(FixedFaces(vec![large.clone(), small.clone()])),
+    Detector::from_parts(
+        Box::new(FixedFaces(two_faces().to_vec())),
         Box::new(RedIsFake),
         policy,
         Normalization {
@@ -138,7 +144,14 @@ fn a_large_face_is_scored_on_both_views_a_small_one_on_its_crop() {
         },
         0.5,
         Config::default(),
-    );
+    )
+}
+
+/// The scores [`two_view_detector`] should give [`two_faces`] in [`red_nose`]: on both views
+/// where the large face has an inner view (`still`), else each on its crop.
+fn expected_scores(still: bool) -> [f32; 2] {
+    let (d, image) = (two_view_detector(), red_nose());
+    let [large, small] = two_faces();
     let logit = |crop: FaceCrop| d.classify_crops(&[&crop.image]).unwrap()[0].logit;
     let (outer, inner) = (
         logit(d.crop_face(&image, &large)),
@@ -149,15 +162,55 @@ fn a_large_face_is_scored_on_both_views_a_small_one_on_its_crop() {
     );
     assert!(inner > outer + 1.0, "inner {inner} outer {outer}");
     assert!(d.crop_inner(&image, &small).is_none());
-    let verdict = d.score_image(&image).unwrap();
+    let large = if still { 0.5 * (outer + inner) } else { outer };
+    [sigmoid(large), sigmoid(logit(d.crop_face(&image, &small)))]
+}
+
+fn assert_scores(verdict: &ImageVerdict, expected: [f32; 2]) {
     let scores: Vec<f32> = verdict.faces.iter().map(|f| f.score.unwrap()).collect();
-    let expected = [
-        sigmoid(0.5 * (outer + inner)),
-        sigmoid(logit(d.crop_face(&image, &small))),
-    ];
+    assert_eq!(scores.len(), 2);
     for (got, want) in scores.iter().zip(expected) {
         assert!((got - want).abs() < 1e-6, "{scores:?} vs {expected:?}");
     }
+}
+
+#[test]
+fn in_a_still_a_large_face_is_scored_on_both_views_a_small_one_on_its_crop() {
+    let (d, image) = (two_view_detector(), red_nose());
+    assert_scores(&d.score_image(&image).unwrap(), expected_scores(true));
+    let faces = two_faces().to_vec();
+    let kept = d
+        .score_faces_with_crops(&image, faces, Media::Still)
+        .unwrap();
+    assert_scores(&kept, expected_scores(true));
+}
+
+#[test]
+fn in_a_video_frame_every_face_is_scored_on_its_crop() {
+    let (d, image) = (two_view_detector(), red_nose());
+    let (still, frame) = (expected_scores(true), expected_scores(false));
+    assert!(still[0] > frame[0] + 0.01, "{still:?} {frame:?}");
+    assert_scores(&d.score_frame(&image).unwrap(), frame);
+    let faces = two_faces().to_vec();
+    let kept = (d.score_faces_with_crops(&image, faces, Media::VideoFrame)).unwrap();
+    assert_scores(&kept, frame);
+
+    // Through the scanner: the same picture scanned as a photo, then as a folder of frames.
+    let dir = tempfile::tempdir().unwrap();
+    let frames = dir.path().join("frames");
+    std::fs::create_dir(&frames).unwrap();
+    for name in ["photo.png", "frames/0001.png", "frames/0002.png"] {
+        image.save(dir.path().join(name)).unwrap();
+    }
+    let scanner = Scanner::new(two_view_detector());
+    let photo = scanner.scan_path(&dir.path().join("photo.png"));
+    let video = scanner.scan_frames(&frames);
+    assert_eq!((photo.kind, video.kind), (Kind::Image, Kind::Frames));
+    for (got, faces) in [(photo.score(), still), (video.score(), frame)] {
+        let want = faces[0].max(faces[1]);
+        assert!((got.unwrap() - want).abs() < 1e-6, "{got:?} vs {faces:?}");
+    }
+    assert!(photo.score() > video.score());
 }
 
 #[test]
