@@ -345,9 +345,10 @@ impl Detector {
         for face in faces {
             let too_small = face.size() < self.config.min_face;
             if !too_small {
-                let view = (media == Media::Still)
-                    .then(|| self.crop_inner(image, &face))
-                    .flatten();
+                let view = match media {
+                    Media::Still => self.crop_inner(image, &face),
+                    Media::VideoFrame => None,
+                };
                 if let Some(view) = view {
                     inner.push((crops.len(), view));
                 }

@@ -15,11 +15,11 @@
 //!
 //! [`Detector`] exposes each stage as a method and chains them on one decoded image in
 //! [`Detector::score_image`] (a still image) or [`Detector::score_frame`] (a video frame: no
-//! second view of large faces, see [`Media`]). [`Scanner`] is the scanning core every front end uses (the CLI, the
-//! server, the examples): a file, a frame folder or bytes in, a typed [`Verdict`] out, image or
-//! video decided in one place. Models and their preprocessing are described by
-//! `models/manifest.toml` ([`manifest`]); [`Config::default`] holds every default setting.
-//! Nothing is downloaded and nothing about a face is written anywhere unless asked.
+//! second view of large faces, see [`Media`]). [`Scanner`] is the scanning core every front end
+//! uses (the CLI, the server, the examples): a file, a frame folder or bytes in, a typed
+//! [`Verdict`] out, image or video decided in one place. Models and their preprocessing are
+//! described by `models/manifest.toml` ([`manifest`]); [`Config::default`] holds every default
+//! setting. Nothing is downloaded and nothing about a face is written anywhere unless asked.
 //!
 //! ```no_run
 //! use facetell::{Config, Scanner, Scored};
