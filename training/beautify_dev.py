@@ -14,6 +14,7 @@ import pathlib
 import cv2
 import numpy as np
 
+from facetell_train.dev import write_labels
 from facetell_train.manifest import REPO
 
 DATA = REPO.parent / "shared" / "data"
@@ -41,10 +42,7 @@ def main():
         name = pathlib.Path(row["path"]).name
         cv2.imwrite(str(out / "real" / name), beautify(img), [cv2.IMWRITE_JPEG_QUALITY, 92])
         rows.append((f"real/{name}", "real", "beautified_" + row["set"]))
-    with open(out / "labels.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["path", "label", "set"])
-        w.writerows(rows)
+    write_labels(out, rows)
     print(f"wrote {len(rows)} beautified reals to {out}")
 
 

@@ -18,9 +18,11 @@ import tempfile
 
 import cv2
 
+from facetell_train.dev import write_labels
 from facetell_train.manifest import REPO
 
 DATA = REPO.parent / "shared" / "data"
+PHOTOS = (".jpg", ".jpeg", ".png")
 
 
 def h264_frame(src, dst, crf):
@@ -47,7 +49,7 @@ def main():
     tag = f"jpeg{a.jpeg}" if a.jpeg is not None else f"h264crf{a.h264}"
     rows = []
     for row in csv.DictReader(open(DATA / "dev" / "labels.csv")):
-        if row["set"] != a.set:
+        if row["set"] != a.set or not row["path"].lower().endswith(PHOTOS):
             continue
         src = DATA / row["path"]
         rel = pathlib.Path(row["label"]) / src.name
@@ -61,11 +63,8 @@ def main():
             h264_frame(src, out / rel, a.h264)
         rows.append((str(rel), row["label"], f"{a.set}_{tag}"))
     if not rows:
-        p.error(f"no dev file in set {a.set!r}")
-    with open(out / "labels.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["path", "label", "set"])
-        w.writerows(rows)
+        p.error(f"no dev photo in set {a.set!r}")
+    write_labels(out, rows)
     print(f"wrote {len(rows)} photos of {a.set} ({tag}) to {out}")
 
 

@@ -138,6 +138,15 @@ def paired_difference(labels, a, b):
     return diff, diff - 1.96 * se, diff + 1.96 * se
 
 
+def write_labels(out, rows):
+    """Writes OUT/labels.csv, `facetell eval --labels`'s format (path, label, set), for a derived
+    copy of dev files written under OUT: `rows` are (path relative to OUT, label, set)."""
+    with open(pathlib.Path(out) / "labels.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "label", "set"])
+        w.writerows(rows)
+
+
 def labelled_records(records, labels_csv):
     """(record, fake, set) for each record of a `facetell eval --records` file whose path the
     labels list (the record's path is ROOT/path as eval was given it: the labels' path is its
