@@ -141,10 +141,12 @@ fn large_faces_in_a_video_are_scored_on_the_crop_alone_and_match_golden() {
     ];
     let mut recs = scan(&["--frames", "8"], &paths);
     for r in &mut recs {
-        // real/ or fake/ and the file name: the two files share their name.
+        // The two files share their name: real_ or fake_ goes before it.
         let path = std::path::PathBuf::from(r["path"].as_str().unwrap());
-        let parent = path.parent().and_then(|p| p.file_name()).unwrap();
-        r["path"] = format!("{}.mp4", parent.to_string_lossy()).into();
+        let label = path.parent().and_then(|p| p.file_name()).unwrap();
+        let name = path.file_name().unwrap();
+        let name = format!("{}_{}", label.to_string_lossy(), name.to_string_lossy());
+        r["path"] = name.into();
         let frames = r["frames"].as_array().unwrap();
         let large = (frames.iter())
             .flat_map(|f| f["faces"].as_array().unwrap())
