@@ -362,10 +362,13 @@ impl Detector {
                 output: None,
             });
         }
-        let images: Vec<&RgbImage> = crops.iter().map(|c| &c.image).collect();
+        // Crops and inner views in one pass of the classifier, the views' outputs last.
+        let images: Vec<&RgbImage> = (crops.iter().map(|c| &c.image))
+            .chain(inner.iter().map(|(_, view)| &view.image))
+            .collect();
         let mut outputs = self.classify_crops(&images)?;
-        let views: Vec<&RgbImage> = inner.iter().map(|(_, c)| &c.image).collect();
-        for ((i, _), view) in inner.iter().zip(self.classify_crops(&views)?) {
+        let views = outputs.split_off(crops.len().min(outputs.len()));
+        for ((i, _), view) in inner.iter().zip(views) {
             if let Some(output) = outputs.get_mut(*i) {
                 output.logit = 0.5 * (output.logit + view.logit);
             }

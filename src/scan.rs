@@ -497,10 +497,9 @@ impl Scanner {
                 .find(|(t, _)| (t - frame.time_s).abs() < 1e-3)
                 .ok_or_else(|| "the frame could not be decoded again".to_string())
                 .and_then(|(_, image)| {
-                    let scored =
-                        (self
-                            .detector
-                            .score_faces_with_crops(image, faces, Media::VideoFrame))
+                    let scored = self
+                        .detector
+                        .score_faces_with_crops(image, faces, Media::VideoFrame)
                         .map_err(|e| e.without_path())?;
                     Ok((image, scored))
                 });

@@ -10,9 +10,10 @@ and prints the per-set AUCs of the outer view alone, the inner view alone and th
 averaged (`--weight` on the inner view), then the average against the outer view alone: per set,
 the difference and its 95% paired interval on the items selection uses (`compare_dev.py`'s rule).
 A frame or photo whose inner crop is missing (the detector's faces are the same; this only guards)
-keeps its outer logit. `--gate` applies the scanner's rule (`Detector::crop_inner`): the inner
-view only for faces its crop does not enlarge (crop pixels per photo pixel at most 1), as the
-shipped manifest's [crop.inner] is used.
+keeps its outer logit. `--gate` applies the scanner's rule (`Detector::crop_inner`,
+`Media`): the inner view only for faces of still images (not the video sets' frames) that its
+crop does not enlarge (crop pixels per photo pixel at most 1), as the shipped manifest's
+[crop.inner] is used.
 
     python views_check.py work/v15_onnx.pt work/innerutk23/epoch4.pt --gate --base-inner work/v15_onnx.pt
 """
@@ -44,9 +45,12 @@ def inner_scale(crop_dir):
 
 def both_views(outer, inner_own, outer_sets, inner_sets, weight, gate_dir=None):
     """{set: logits} of the two views averaged, per face; with `gate_dir` (the inner dev crops)
-    only faces the inner view does not enlarge get it."""
+    only faces of still images that the inner view does not enlarge get it, as in the scanner."""
     both = {}
     for name, (_, _, sources) in outer_sets.items():
+        if gate_dir and name in dev.VIDEO_SETS:
+            both[name] = outer[name]
+            continue
         by_source = dict(zip(inner_sets[name][2], inner_own[name]))
         scale = inner_scale(pathlib.Path(gate_dir) / name) if gate_dir else {}
         both[name] = np.array([

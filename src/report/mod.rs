@@ -16,9 +16,9 @@
 //! - `kind`: `"image"`, `"video"`, or `"frames"` (a folder scanned with `--sequence`).
 //! - `label`: `"fake"` (score >= threshold), `"real"`, `"no_face"` (nothing scorable; `score` is
 //!   null) or `"error"` (`error` holds the message, `score` is null).
-//! - `score`: 0..1, the probability-like output of the classifier (for faces large enough for the
-//!   manifest's inner view, of both views' logits averaged); image score is the max over its
-//!   faces, video score the mean over frames with faces.
+//! - `score`: 0..1, the probability-like output of the classifier (for faces of still images large
+//!   enough for the manifest's inner view, of both views' logits averaged); image score is the max
+//!   over its faces, video score the mean over frames with faces.
 //! - `threshold`: the score at or above which the file is labelled fake (the model's default
 //!   or `--threshold`); null for errors.
 //! - `faces[].box` and `landmarks` are in pixels of the upright image; landmarks are left eye,

@@ -24,6 +24,8 @@ from sklearn.metrics import roc_auc_score
 from .data import load_crops, to_tensor
 
 SETS = ("yonsei", "lfw_swap", "live_swap", "ffpp")
+# The sets of videos: frames cropped from sampled frames, scored per video too.
+VIDEO_SETS = ("live_swap", "ffpp")
 
 
 def load(root):
@@ -89,7 +91,7 @@ def metrics(logits, sets):
     res = {}
     for name, (_, labels, sources) in sets.items():
         res[f"dev_{name}_auc"] = round(float(roc_auc_score(labels, logits[name])), 4)
-        if name in ("live_swap", "ffpp"):
+        if name in VIDEO_SETS:
             for k, v in video_metrics(logits[name], labels, sources).items():
                 res[f"dev_{name}_{k}"] = round(float(v), 4)
     parts = [res.get("dev_yonsei_auc"), res.get("dev_lfw_swap_auc"), res.get("dev_live_swap_video_auc"),
