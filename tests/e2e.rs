@@ -30,6 +30,16 @@ fn testsrc(path: &std::path::Path, spec: &str, options: &[&str]) {
     ffmpeg(&args);
 }
 
+/// Writes the first `seconds` of the real FF++ source video, without sound, to `path`, encoded
+/// with `options`.
+fn cut_of_ffpp_source(path: &std::path::Path, seconds: &str, options: &[&str]) {
+    let original = data().join("dev/video/519.mp4");
+    let mut args = vec!["-i", original.to_str().unwrap(), "-t", seconds, "-an"];
+    args.extend_from_slice(options);
+    args.push(path.to_str().unwrap());
+    ffmpeg(&args);
+}
+
 #[test]
 fn yonsei_sample_matches_golden() {
     let names = [
@@ -196,19 +206,7 @@ fn vp9_webm_gives_the_same_frames_as_the_mp4() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("clip.mp4");
     let webm = dir.path().join("clip.webm");
-    let original = data().join("dev/video/519.mp4");
-    ffmpeg(&[
-        "-i",
-        original.to_str().unwrap(),
-        "-t",
-        "3",
-        "-an",
-        "-c:v",
-        "libx264",
-        "-crf",
-        "18",
-        src.to_str().unwrap(),
-    ]);
+    cut_of_ffpp_source(&src, "3", &["-c:v", "libx264", "-crf", "18"]);
     ffmpeg(&[
         "-i",
         src.to_str().unwrap(),
@@ -393,19 +391,7 @@ fn rotation_metadata_is_honoured() {
     let dir = tempfile::tempdir().unwrap();
     let sideways = dir.path().join("sideways.mp4");
     let tagged = dir.path().join("portrait.mp4");
-    let original = data().join("dev/video/519.mp4");
-    ffmpeg(&[
-        "-i",
-        original.to_str().unwrap(),
-        "-t",
-        "2",
-        "-an",
-        "-vf",
-        "transpose=2",
-        "-c:v",
-        "libx264",
-        sideways.to_str().unwrap(),
-    ]);
+    cut_of_ffpp_source(&sideways, "2", &["-vf", "transpose=2", "-c:v", "libx264"]);
     ffmpeg(&[
         "-i",
         sideways.to_str().unwrap(),
@@ -447,21 +433,11 @@ fn long_videos_are_sampled_by_seeking() {
 /// A 3 s, 640 px wide H.264 cut of the real FF++ source video: the input of the codec tests.
 fn small_talking_head(dir: &std::path::Path) -> std::path::PathBuf {
     let src = dir.join("source.mp4");
-    let original = data().join("dev/video/519.mp4");
-    ffmpeg(&[
-        "-i",
-        original.to_str().unwrap(),
-        "-t",
+    cut_of_ffpp_source(
+        &src,
         "3",
-        "-an",
-        "-vf",
-        "scale=640:-2",
-        "-c:v",
-        "libx264",
-        "-crf",
-        "18",
-        src.to_str().unwrap(),
-    ]);
+        &["-vf", "scale=640:-2", "-c:v", "libx264", "-crf", "18"],
+    );
     src
 }
 
