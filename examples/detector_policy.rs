@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use facetell::detect::iou;
-use facetell::{Backend, Config, Detector, ImageVerdict};
+use facetell::{Backend, Config, Detector, ImageVerdict, Media};
 use rayon::prelude::*;
 
 /// One image under one policy.
@@ -26,7 +26,7 @@ fn run(detector: &Detector, image: &image::RgbImage) -> facetell::Result<Run> {
     let faces = detector.detect_faces(image)?;
     let detect_s = start.elapsed().as_secs_f64();
     Ok(Run {
-        verdict: detector.score_faces(image, faces)?,
+        verdict: detector.score_faces(image, faces, Media::Still)?,
         detect_s,
     })
 }

@@ -127,7 +127,7 @@ pub struct ImageVerdict {
 /// )?;
 /// let image = detector.decode(&std::fs::read("photo.jpg").unwrap())?;
 /// let faces = detector.detect_faces(&image)?;
-/// let verdict = detector.score_faces(&image, faces)?;
+/// let verdict = detector.score_faces(&image, faces, facetell::Media::Still)?;
 /// println!("{} faces, {:?} {:?}", verdict.faces.len(), verdict.label, verdict.score);
 /// # Ok::<(), facetell::Error>(())
 /// ```
@@ -296,10 +296,15 @@ impl Detector {
         Ok(outputs)
     }
 
-    /// Stages 3-5 for faces already found in a still image: crop and classify those large
-    /// enough, aggregate.
-    pub fn score_faces(&self, image: &RgbImage, faces: Vec<Face>) -> Result<ImageVerdict> {
-        self.score(image, faces, Media::Still, false)
+    /// Stages 3-5 for faces already found in an image of kind `media`: crop and classify those
+    /// large enough, aggregate.
+    pub fn score_faces(
+        &self,
+        image: &RgbImage,
+        faces: Vec<Face>,
+        media: Media,
+    ) -> Result<ImageVerdict> {
+        self.score(image, faces, media, false)
     }
 
     /// Detects, crops, classifies and aggregates one decoded still image.
@@ -319,8 +324,8 @@ impl Detector {
         self.score_faces_with_crops(image, self.detect_faces(image)?, Media::Still)
     }
 
-    /// Stages 3-5 for faces already found in an image of kind `media`, keeping crops and
-    /// classifier outputs as [`Detector::score_image_with_crops`] does (a video frame seen again
+    /// [`Detector::score_faces`], keeping crops and classifier outputs as
+    /// [`Detector::score_image_with_crops`] does (a video frame seen again
     /// for its heatmap: its faces are known, only their crops are missing).
     pub fn score_faces_with_crops(
         &self,
@@ -363,7 +368,9 @@ impl Detector {
             });
         }
         // Crops and inner views in one pass of the classifier, the views' outputs last.
-        let images: Vec<&RgbImage> = (crops.iter().map(|c| &c.image))
+        let images: Vec<&RgbImage> = crops
+            .iter()
+            .map(|c| &c.image)
             .chain(inner.iter().map(|(_, view)| &view.image))
             .collect();
         let mut outputs = self.classify_crops(&images)?;

@@ -192,7 +192,9 @@ fn in_a_video_frame_every_face_is_scored_on_its_crop() {
     assert!(still[0] > frame[0] + 0.01, "{still:?} {frame:?}");
     assert_scores(&d.score_frame(&image).unwrap(), frame);
     let faces = two_faces().to_vec();
-    let kept = (d.score_faces_with_crops(&image, faces, Media::VideoFrame)).unwrap();
+    let kept = d
+        .score_faces_with_crops(&image, faces, Media::VideoFrame)
+        .unwrap();
     assert_scores(&kept, frame);
 
     // Through the scanner: the same picture scanned as a photo, then as a folder of frames.
