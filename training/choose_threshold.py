@@ -39,7 +39,7 @@ def main():
     p.add_argument("--manifest", type=pathlib.Path, default=MANIFEST, help="the manifest to write (a candidate's copy: candidate.sh)")
     a = p.parse_args()
     by_set = {}
-    for r, fake, name in dev.labelled_records(a.records, a.labels):
+    for r, fake, name, _ in dev.labelled_records(a.records, a.labels):
         if r.get("score") is not None:
             by_set.setdefault(name, []).append((fake, r["score"]))
     reals = np.array([s for v in by_set.values() for fake, s in v if not fake])

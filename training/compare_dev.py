@@ -49,16 +49,17 @@ def from_checkpoints(a, b, crops):
 
 def from_records(a, b, labels_csv):
     """{set: (labels, scores of a, scores of b)} from two `facetell eval --records` files; items
-    scored in both only. FF++'s fake and real videos are one set here, at frame level."""
+    scored in both only, matched on their labels' path (records written from different folders
+    pair up). FF++'s fake and real videos are one set here, at frame level."""
     def items(path):
         out = {}
-        for rec, fake, name in dev.labelled_records(path, labels_csv):
+        for rec, fake, name, file in dev.labelled_records(path, labels_csv):
             if name == "ffpp":
                 for fr in rec.get("frames") or []:
                     if fr["score"] is not None:
-                        out[(name, rec["path"], fr["index"])] = (fake, fr["score"])
+                        out[(name, file, fr["index"])] = (fake, fr["score"])
             elif rec["score"] is not None:
-                out[(name, rec["path"])] = (fake, rec["score"])
+                out[(name, file)] = (fake, rec["score"])
         return out
 
     ia, ib = items(a), items(b)
@@ -84,9 +85,9 @@ def live_pairs(records, labels_csv):
     """(pairs where the fake live-swap video scores above its own real, pairs): a fake and its
     real share a file name under fake/ and real/."""
     real, fake = {}, {}
-    for rec, is_fake, name in dev.labelled_records(records, labels_csv):
+    for rec, is_fake, name, file in dev.labelled_records(records, labels_csv):
         if name == "live_swap" and rec["score"] is not None:
-            (fake if is_fake else real)[os.path.basename(rec["path"])] = rec["score"]
+            (fake if is_fake else real)[os.path.basename(file)] = rec["score"]
     both = set(real) & set(fake)
     return sum(fake[k] > real[k] for k in both), len(both)
 

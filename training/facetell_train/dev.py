@@ -150,9 +150,10 @@ def write_labels(out, rows):
 
 
 def labelled_records(records, labels_csv):
-    """(record, fake, set) for each record of a `facetell eval --records` file whose path the
+    """(record, fake, set, path) for each record of a `facetell eval --records` file whose path the
     labels list (the record's path is ROOT/path as eval was given it: the labels' path is its
-    tail); FF++'s fake and real sets are one set, "ffpp"."""
+    tail, and `path` is that labels' path, the same whatever ROOT was); FF++'s fake and real sets
+    are one set, "ffpp"."""
     labels = {}
     with open(labels_csv) as f:
         for row in csv.DictReader(f):
@@ -160,7 +161,7 @@ def labelled_records(records, labels_csv):
     for line in open(records):
         rec = json.loads(line)
         parts = pathlib.PurePath(rec["path"]).parts
-        hit = next((labels[t] for t in ("/".join(parts[i:]) for i in range(len(parts))) if t in labels), None)
-        if hit is not None:
-            fake, name = hit
-            yield rec, fake, "ffpp" if name.startswith("ffpp") else name
+        path = next((t for t in ("/".join(parts[i:]) for i in range(len(parts))) if t in labels), None)
+        if path is not None:
+            fake, name = labels[path]
+            yield rec, fake, "ffpp" if name.startswith("ffpp") else name, path
