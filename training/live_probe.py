@@ -1,0 +1,85 @@
+"""Does the shipped network's representation hold a live-swap cue that carries to a face model it
+has not seen? A measurement, never a candidate: the dev sets are never trained on (the model
+card), and this fits a linear read-out on the dev live swaps themselves to ask what training on
+media of their kind could give at most through today's features.
+
+    python live_probe.py work/v15_onnx.pt
+
+The checkpoint, as shipped (float16 weights), gives each dev live-swap crop
+(`work/crops_dev/live_swap`) its pooled last-stage features (the 1280 values its fake logit reads).
+A logistic regression on them (features standardised on the training folds; its L2 strength
+chosen inside the training folds, by leaving one face model out again) is fitted with one
+DeepFaceLive face model left out, fakes and their own real streams alike (6 face models, 6
+folds), and scores the left-out clips. Each video's score is the mean over its frames, as the
+product aggregates. Printed: the video AUC over the 30 videos and the pairs with the fake above
+its own real, for the network's own logit and for the read-out scored out of fold.
+"""
+import argparse
+import pathlib
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegressionCV
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import LeaveOneGroupOut
+from sklearn.preprocessing import StandardScaler
+
+from facetell_train import dev
+from facetell_train.data import to_tensor
+from facetell_train.model import as_shipped, load_checkpoint
+
+
+def pooled_features(model, images, batch=64):
+    """The logit and the pooled last-stage features [N, C] the classification head reads."""
+    model.eval()
+    logits, feats = [], []
+    with torch.no_grad():
+        for i in range(0, len(images), batch):
+            x = torch.from_numpy(to_tensor(images[i:i + batch])).contiguous(memory_format=torch.channels_last)
+            f32 = model.trunk(x)[-1].mean((2, 3))
+            feats.append(f32)
+            logits.append(model.cls_head(f32).squeeze(1))
+    return torch.cat(logits).numpy(), torch.cat(feats).numpy()
+
+
+def out_of_fold(feats, labels, groups):
+    """Each crop's read-out logit from the fold that left its face model out."""
+    scores = np.zeros(len(labels))
+    for train, test in LeaveOneGroupOut().split(feats, labels, groups):
+        scaler = StandardScaler().fit(feats[train])
+        inner = list(LeaveOneGroupOut().split(train, labels[train], groups[train]))
+        probe = LogisticRegressionCV(Cs=np.logspace(-4, 1, 11), cv=inner, scoring="roc_auc", max_iter=5000)
+        probe.fit(scaler.transform(feats[train]), labels[train])
+        scores[test] = probe.decision_function(scaler.transform(feats[test]))
+        print(f"  left out {groups[test][0]}: C {probe.C_[0]:.4g}", flush=True)
+    return scores
+
+
+def video_report(name, scores, labels, sources):
+    vids = dev.videos(scores, labels, sources)
+    y, s = dev.video_scores(vids)
+    by_clip = {}
+    for (label, clip, frames) in vids.values():
+        by_clip.setdefault(clip, {})[label] = np.mean(frames)
+    pairs = sum(v[1] > v[0] for v in by_clip.values())
+    print(f"{name:32s} video AUC {roc_auc_score(y, s):.3f}  frames {roc_auc_score(labels, scores):.3f}  "
+          f"pairs {pairs} of {len(by_clip)}")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("ckpt")
+    p.add_argument("--dev", default="work/crops_dev")
+    a = p.parse_args()
+    images, labels, sources = dev.load(a.dev)["live_swap"]
+    clips = np.array([pathlib.PurePath(s).parent.name for s in sources])
+    groups = np.array([c.rsplit("_", 1)[0] for c in clips])
+    print(f"{len(labels)} crops, {len(set(clips))} clips, face models: {sorted(set(groups))}")
+    model = as_shipped(load_checkpoint(a.ckpt)[0])
+    logits, feats = pooled_features(model, images)
+    video_report("network's logit", logits, labels, sources)
+    video_report("read-out, face model left out", out_of_fold(feats, labels, groups), labels, sources)
+
+
+if __name__ == "__main__":
+    main()
