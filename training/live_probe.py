@@ -16,6 +16,7 @@ its own real, for the network's own logit and for the read-out scored out of fol
 """
 import argparse
 import pathlib
+import warnings
 
 import numpy as np
 import torch
@@ -67,6 +68,7 @@ def video_report(name, scores, labels, sources):
 
 
 def main():
+    warnings.simplefilter("ignore", FutureWarning)  # scikit-learn 1.9's notices of 1.10's defaults
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("ckpt")
     p.add_argument("--dev", default="work/crops_dev")
@@ -74,7 +76,7 @@ def main():
     images, labels, sources = dev.load(a.dev)["live_swap"]
     clips = np.array([pathlib.PurePath(s).parent.name for s in sources])
     groups = np.array([c.rsplit("_", 1)[0] for c in clips])
-    print(f"{len(labels)} crops, {len(set(clips))} clips, face models: {sorted(set(groups))}")
+    print(f"{len(labels)} crops, {len(set(clips))} clips, face models: {', '.join(sorted(map(str, set(groups))))}")
     model = as_shipped(load_checkpoint(a.ckpt)[0])
     logits, feats = pooled_features(model, images)
     video_report("network's logit", logits, labels, sources)
