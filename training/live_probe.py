@@ -30,16 +30,17 @@ from facetell_train.data import to_tensor
 from facetell_train.model import as_shipped, load_checkpoint
 
 
-def pooled_features(model, images, batch=64):
-    """The logit and the pooled last-stage features [N, C] the classification head reads."""
+def pooled_features(model, images, batch=64, every_stage=False):
+    """The logit and the pooled last-stage features [N, C] the classification head reads (with
+    `every_stage`, the strides 8 and 16 that the boundary map reads as well, before them)."""
     model.eval()
     logits, feats = [], []
     with torch.no_grad():
         for i in range(0, len(images), batch):
             x = torch.from_numpy(to_tensor(images[i:i + batch])).contiguous(memory_format=torch.channels_last)
-            f32 = model.trunk(x)[-1].mean((2, 3))
-            feats.append(f32)
-            logits.append(model.cls_head(f32).squeeze(1))
+            pooled = [f.mean((2, 3)) for f in model.trunk(x)]
+            feats.append(torch.cat(pooled, 1) if every_stage else pooled[-1])
+            logits.append(model.cls_head(pooled[-1]).squeeze(1))
     return torch.cat(logits).numpy(), torch.cat(feats).numpy()
 
 
@@ -72,13 +73,15 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("ckpt")
     p.add_argument("--dev", default="work/crops_dev")
+    p.add_argument("--every-stage", action="store_true",
+                   help="read the pooled features of strides 8, 16 and 32 (32 + 96 + 1280 values)")
     a = p.parse_args()
     images, labels, sources = dev.load(a.dev)["live_swap"]
     clips = np.array([pathlib.PurePath(s).parent.name for s in sources])
     groups = np.array([c.rsplit("_", 1)[0] for c in clips])
     print(f"{len(labels)} crops, {len(set(clips))} clips, face models: {', '.join(sorted(map(str, set(groups))))}")
     model = as_shipped(load_checkpoint(a.ckpt)[0])
-    logits, feats = pooled_features(model, images)
+    logits, feats = pooled_features(model, images, every_stage=a.every_stage)
     video_report("network's logit", logits, labels, sources)
     video_report("read-out, face model left out", out_of_fold(feats, labels, groups), labels, sources)
 
