@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from facetell_train import data
 from facetell_train import dev as devsets
 from facetell_train.data import SWAP_TRANSFORM, PseudoFakeGenerator, load_crops, pose_neighbours, to_tensor
-from facetell_train.model import FaceSwapNet
+from facetell_train.model import FaceSwapNet, add_mixstyle
 
 
 class Pairs(torch.utils.data.Dataset):
@@ -62,6 +62,8 @@ class Learner:
             out.mkdir(parents=True, exist_ok=True)
         self.model = FaceSwapNet(arch, pretrained=a.pretrained, freeze=a.freeze).to(
             device, memory_format=torch.channels_last)
+        if a.mixstyle > 0:
+            add_mixstyle(self.model, a.mixstyle)
         params = [q for q in self.model.parameters() if q.requires_grad]
         self.opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.01)
         warmup = max(1, min(300, steps_total // 10))
@@ -220,6 +222,9 @@ def main():
     p.add_argument("--smooth-faces", type=float, default=0.0,
                    help="share of self-blends and face swap blends whose pasted face is smoothed first "
                         "(data.smooth_skin: a generated face's smooth skin); drawn like --poisson")
+    p.add_argument("--mixstyle", type=float, default=0.0,
+                   help="MixStyle after the trunk's stages 2-4 with this probability a batch (model.MixStyle: "
+                        "styles mixed between images, training only); 0: off")
     p.add_argument("--align-jitter", type=float, default=0.0,
                    help="shift/scale each pair by up to this share of the crop (detector landmark noise); 0: off")
     p.add_argument("--h264", choices=("auto", "jpeg"), default="auto",

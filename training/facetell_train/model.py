@@ -181,6 +181,43 @@ class Average(nn.Module):
         return torch.stack([o[0] for o in outs]).mean(0), torch.stack([o[1] for o in outs]).mean(0)
 
 
+class MixStyle:
+    """MixStyle (Zhou et al., ICLR 2021): in training, with probability `p` a batch's feature maps
+    after a layer are re-styled, each image's channel means and deviations replaced by a random
+    mix (Beta(alpha, alpha)) of its own and another image's of the batch, so the layers after it
+    see styles the training photos do not have. A forward hook, so no weight and no key is added
+    and the network computes exactly as before in eval mode (what export.py writes). Draws come
+    from torch's global generator, which train.py's checkpoints keep (a resumed run draws the
+    same)."""
+
+    def __init__(self, net, p=0.5, alpha=0.1, eps=1e-6):
+        self.net, self.p, self.eps = net, p, eps
+        self.beta = torch.distributions.Beta(alpha, alpha)
+
+    def __call__(self, module, inputs, x):
+        if not self.net.training or torch.rand(1).item() >= self.p:
+            return x
+        mu = x.mean((2, 3), keepdim=True).detach()
+        sig = (x.var((2, 3), keepdim=True) + self.eps).sqrt().detach()
+        lam = self.beta.sample((x.shape[0], 1, 1, 1)).to(x)
+        perm = torch.randperm(x.shape[0])
+        mix_mu = lam * mu + (1 - lam) * mu[perm]
+        mix_sig = lam * sig + (1 - lam) * sig[perm]
+        return (x - mu) / sig * mix_sig + mix_mu
+
+
+# MobileNetV2 `features` indices whose outputs MixStyle re-styles: the ends of its stages 2, 3
+# and 4 (strides 4, 8 and 16), as the paper's after ResNet's first three stages.
+MIXSTYLE_AFTER = {"mobilenet_v2": (3, 6, 10)}
+
+
+def add_mixstyle(net, p, alpha=0.1):
+    """Registers MixStyle after the early stages of `net` (a FaceSwapNet); returns the hooks."""
+    assert net.trunk.__class__ is MobileNetV2Trunk, "MixStyle is placed for mobilenet_v2 only"
+    style = MixStyle(net, p, alpha)
+    return [net.trunk.features[i].register_forward_hook(style) for i in MIXSTYLE_AFTER["mobilenet_v2"]]
+
+
 def load_checkpoint(path):
     """A checkpoint's model (eval mode) and the checkpoint itself."""
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
