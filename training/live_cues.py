@@ -22,6 +22,7 @@ import statistics
 import cv2
 import dlib
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 import landmarks68
 
@@ -100,12 +101,6 @@ def smoothness(path, landmarks):
     return statistics.median(values) if values else None
 
 
-def auc(fakes, reals):
-    """P(a fake's value above a real's), ties half."""
-    pairs = [(f > r) + 0.5 * (f == r) for f in fakes for r in reals]
-    return sum(pairs) / len(pairs)
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--root", default="../../shared/data/dev/live_swap")
@@ -126,7 +121,7 @@ def main():
         fakes = [by["fake", n] for n in both]
         reals = [by["real", n] for n in both]
         above = sum(by["fake", n] > by["real", n] for n in both)
-        print(f"{name}: {len(both)} pairs; AUC, fake higher: {auc(fakes, reals):.3f}; "
+        print(f"{name}: {len(both)} pairs; AUC, fake higher: {roc_auc_score([1] * len(fakes) + [0] * len(reals), fakes + reals):.3f}; "
               f"fake higher than its own real in {above} of {len(both)}")
 
 

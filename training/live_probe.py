@@ -58,14 +58,9 @@ def out_of_fold(feats, labels, groups):
 
 
 def video_report(name, scores, labels, sources):
-    vids = dev.videos(scores, labels, sources)
-    y, s = dev.video_scores(vids)
-    by_clip = {}
-    for (label, clip, frames) in vids.values():
-        by_clip.setdefault(clip, {})[label] = np.mean(frames)
-    pairs = sum(v[1] > v[0] for v in by_clip.values())
-    print(f"{name:32s} video AUC {roc_auc_score(y, s):.3f}  frames {roc_auc_score(labels, scores):.3f}  "
-          f"pairs {pairs} of {len(by_clip)}")
+    m = dev.video_metrics(scores, labels, sources)
+    print(f"{name:32s} video AUC {m['video_auc']:.3f}  frames {roc_auc_score(labels, scores):.3f}  "
+          f"pairs, fake above its own real {m['pairs_fake_above_real']:.3f}")
 
 
 def main():

@@ -5,8 +5,8 @@ blended copy of the same face take out the stream's own offset?
 
 The live swaps rank their own real streams right (13 of 15 pairs) but rank videos across streams
 poorly: a stream's look (blur, smoothness, light) moves every face in it. Each dev crop x gets K
-self-blends made from x alone, the generator's self-blend (`data.source_transform` on one side,
-`masks.blend_mask`, `data.random_affine`), the same K draws for every face and the mask on the
+self-blends made from x alone by the generator's own self-blend (`PseudoFakeGenerator.make_fake`:
+source transform on one side, hull-family mask, SBI's affine), the same K draws for every face and the mask on the
 training crops' mean 68 landmarks (the crop is aligned to a fixed template, so a product could do
 the same without dlib). The self-referenced score is logit(x) - mean_k logit(SBI_k(x)): if a
 stream adds the same offset to both, it cancels. Printed: the dev table (`dev.metrics`) of the
@@ -18,23 +18,17 @@ import argparse
 import numpy as np
 
 from facetell_train import dev
-from facetell_train.data import has_content, random_affine, source_transform
-from facetell_train import masks
+from facetell_train.data import PseudoFakeGenerator, h264_stand_in
 from facetell_train.model import as_shipped, load_checkpoint
 
 
-def self_blend(img, lm68, seed):
-    """One self-blend of `img` with the draws of `seed`, blended where the crop holds content."""
-    rng = np.random.default_rng(seed)
-    src, tgt = img.copy(), img.copy()
-    if rng.random() < 0.5:
-        src = source_transform(src, rng)
-    else:
-        tgt = source_transform(tgt, rng)
-    mask = masks.blend_mask(lm68, img.shape[0], rng)
-    src, mask = random_affine(src, mask, rng)
-    mask = (mask * has_content(img))[..., None].astype(np.float32)
-    return np.clip(src * mask + tgt * (1 - mask) + 0.5, 0, 255).astype(np.uint8)
+def self_blends(images, lm68):
+    """The generator's self-blends (`PseudoFakeGenerator.make_fake` with self-blends only) of
+    `images`, every one with the mask on `lm68`."""
+    gen = PseudoFakeGenerator(images, None, np.broadcast_to(lm68, (len(images), *lm68.shape)), map_size=1,
+                              kinds=(1, 0, 0), h264=h264_stand_in)
+    return lambda seed: np.stack([gen.make_fake(x, i, np.random.default_rng(seed))[1]
+                                  for i, x in enumerate(images)])
 
 
 def main():
@@ -51,8 +45,8 @@ def main():
     own, blended = {}, {}
     for name, (images, _, _) in sets.items():
         own[name] = dev.scores(model, images)
-        blended[name] = np.stack([dev.scores(model, np.stack([self_blend(x, lm68, k) for x in images]))
-                                  for k in range(a.k)])
+        blend = self_blends(images, lm68)
+        blended[name] = np.stack([dev.scores(model, blend(k)) for k in range(a.k)])
         print(f"{name}: {len(images)} crops scored", flush=True)
     variants = {"network's logit": own,
                 f"minus its {a.k} self-blends": {n: own[n] - blended[n].mean(0) for n in sets},

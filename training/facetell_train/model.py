@@ -206,16 +206,12 @@ class MixStyle:
         return (x - mu) / sig * mix_sig + mix_mu
 
 
-# MobileNetV2 `features` indices whose outputs MixStyle re-styles: the ends of its stages 2, 3
-# and 4 (strides 4, 8 and 16), as the paper's after ResNet's first three stages.
-MIXSTYLE_AFTER = {"mobilenet_v2": (3, 6, 10)}
-
-
 def add_mixstyle(net, p, alpha=0.1):
-    """Registers MixStyle after the early stages of `net` (a FaceSwapNet); returns the hooks."""
-    assert net.trunk.__class__ is MobileNetV2Trunk, "MixStyle is placed for mobilenet_v2 only"
+    """Registers MixStyle after the ends of stages 2, 3 and 4 (strides 4, 8 and 16) of `net` (a
+    mobilenet_v2 FaceSwapNet), as the paper's after ResNet's first three stages; returns the hooks."""
+    assert isinstance(net.trunk, MobileNetV2Trunk), "MixStyle is placed for mobilenet_v2 only"
     style = MixStyle(net, p, alpha)
-    return [net.trunk.features[i].register_forward_hook(style) for i in MIXSTYLE_AFTER["mobilenet_v2"]]
+    return [net.trunk.features[i].register_forward_hook(style) for i in MobileNetV2Trunk.STAGE_ENDS[1:4]]
 
 
 def load_checkpoint(path):
